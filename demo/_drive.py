@@ -1,0 +1,77 @@
+"""What a demo's ``drive`` gets: the deployed stack's outputs and clients bound to the target cloud."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import boto3
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DriveResult:
+    """One row of ``make demo``'s table."""
+
+    sent: str
+    outcome: str
+    ok: bool
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DriveContext:
+    """Outputs of the deployed demo stack, boto3 clients and HTTP for its APIs."""
+
+    stack_id: str
+    outputs: dict[str, str]
+    session: boto3.session.Session
+    endpoint_url: str | None = None
+    #: maps a deployed API URL (``https://{id}.execute-api...``) to where it is served
+    api_url: Callable[[str], str] = lambda url: url
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+    def http(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> HttpResponse:
+        """Send a request to an API of the stack; JSON in, JSON (or text) out, errors included."""
+        data = json.dumps(body).encode() if body is not None and not isinstance(body, (bytes, str)) else body
+        if isinstance(data, str):
+            data = data.encode()
+        request = urllib.request.Request(
+            self.api_url(url), data=data, method=method,
+            headers={"content-type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw, hdrs = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            status, raw, hdrs = error.code, error.read(), dict(error.headers)
+        try:
+            parsed: Any = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return HttpResponse(status, parsed, hdrs)
+
+    @staticmethod
+    def wait_for(check: Callable[[], T | None], *, timeout: float = 30, interval: float = 0.2) -> T | None:
+        """Poll ``check`` until it returns something truthy or the timeout passes (then None)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(interval)

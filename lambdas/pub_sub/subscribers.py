@@ -1,0 +1,53 @@
+"""Subscriber functions of the PubSub pattern: each reads its own queue (raw SNS delivery).
+
+Thin by design: Powertools parses each record into an order model and reports failed records
+individually; the business function stores what this subscriber saw. Writes are keyed puts, so a
+redelivered message leaves the same state (idempotent).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from models import Order, RankedOrder
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+SUBSCRIBER = os.environ.get("SUBSCRIBER_NAME", "subscriber")
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+
+def store(order: Order, view: str) -> None:
+    """Record the order in this subscriber's view."""
+    table.put_item(
+        Item={"subscriber": SUBSCRIBER, "id": order.order_id, "view": view, **order.model_dump(exclude_none=True)}
+    )
+    metrics.add_metric(name="OrdersSeen", unit=MetricUnit.Count, value=1)
+
+
+def _handle(model: type[Order], view: str):
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> None:
+        store(model.model_validate_json(record.body), view)
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+    return handler
+
+
+video_wall = _handle(Order, "status board")
+leaderboard = _handle(RankedOrder, "barista ranking")
+recommendations = _handle(Order, "drink affinity")

@@ -1,0 +1,55 @@
+"""Serverless architecture patterns as AWS CDK v2 constructs.
+
+The public API is every pattern construct, importable from here (``from patterns import PubSub``).
+Constructs are loaded on first use, so importing one pattern does not import all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_CONSTRUCTS: dict[str, str] = {
+    "SimpleWebService": "simple_web_service",
+    "DecoupledMessaging": "decoupled_messaging",
+    "QueueLoadLeveling": "queue_load_leveling",
+    "StorageFirst": "storage_first",
+    "PubSub": "pub_sub",
+    "FanOutFanIn": "fan_out_fan_in",
+    "MapReduce": "map_reduce",
+    "Command": "command",
+    "PipesAndFilters": "pipes_and_filters",
+    "ScheduledService": "scheduled_service",
+    "EventDrivenProcessor": "event_driven_processor",
+    "ThumbnailerWithDb": "thumbnailer_with_db",
+    "InternalEndpoint": "internal_endpoint",
+}
+
+__all__ = sorted(_CONSTRUCTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _CONSTRUCTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'patterns' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"patterns.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # static analysers see the real classes
+    from patterns.command import Command
+    from patterns.decoupled_messaging import DecoupledMessaging
+    from patterns.event_driven_processor import EventDrivenProcessor
+    from patterns.fan_out_fan_in import FanOutFanIn
+    from patterns.internal_endpoint import InternalEndpoint
+    from patterns.map_reduce import MapReduce
+    from patterns.pipes_and_filters import PipesAndFilters
+    from patterns.pub_sub import PubSub
+    from patterns.queue_load_leveling import QueueLoadLeveling
+    from patterns.scheduled_service import ScheduledService
+    from patterns.simple_web_service import SimpleWebService
+    from patterns.storage_first import StorageFirst
+    from patterns.thumbnailer_with_db import ThumbnailerWithDb

@@ -1,0 +1,33 @@
+"""``python -m patterns catalog [--json]``: list the implemented patterns."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from patterns import catalog
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m patterns")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("catalog", help="list the implemented patterns")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--markdown", action="store_true", help="the README table")
+    args = parser.parse_args(argv)
+    entries = catalog.entries()
+    if args.json:
+        json.dump([e.to_json() for e in entries], sys.stdout, indent=2)
+        print()
+    elif args.markdown:
+        print(catalog.readme_table())
+    else:
+        width = max((len(e.name) for e in entries), default=4)
+        for e in entries:
+            print(f"{e.number:>2}  {e.name:<{width}}  {e.construct:<24} {e.demo_stack}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""Queues with a dead-letter queue, encryption and TLS-only access, and their Lambda consumers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from . import nag, validation
+
+#: Default of ``max_receive_count``: deliveries before a message is parked in the DLQ.
+MAX_RECEIVE_COUNT = 5
+#: DLQs keep messages as long as SQS allows, to leave time for investigation and redrive.
+DLQ_RETENTION = Duration.days(14)
+
+
+def dead_letter_queue(
+    scope: Construct, construct_id: str, *, fifo: bool = False, purpose: str | None = None
+) -> sqs.Queue:
+    """An encrypted, TLS-only queue that holds failed messages for 14 days.
+
+    ``purpose`` documents a DLQ that is not attached to a source queue (SNS subscription, stream
+    on-failure destination, EventBridge target): cdk-nag cannot see those links.
+    """
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+        fifo=fifo or None,
+    )
+    nag.acknowledge(
+        queue, "Serverless-SQSRedrivePolicy",
+        f"this queue is the dead-letter queue of {purpose or 'its source queue'}: the end of the redrive chain",
+    )
+    if purpose:
+        nag.acknowledge(queue, "AwsSolutions-SQS3", f"this queue is the dead-letter queue of {purpose}")
+    return queue
+
+
+@dataclass(frozen=True)
+class QueuePair:
+    """A work queue and its dead-letter queue (the DLQ is None for an existing queue)."""
+
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue | None
+
+
+def queue_with_dlq(
+    scope: Construct,
+    construct_id: str,
+    *,
+    consumer_timeout: Duration | None = None,
+    existing_queue: sqs.IQueue | None = None,
+    queue_props: dict[str, Any] | None = None,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+    fifo: bool = False,
+    existing_queue_name: str = "existing_queue",
+    queue_props_name: str = "queue_props",
+) -> QueuePair:
+    """Resolve a pattern's queue: an injected one, or a new queue + DLQ built from defaults + overrides.
+
+    Resolution order: library defaults, then ``queue_props``, then what the pattern must force
+    (encryption, TLS-only, the DLQ). The visibility timeout defaults to 6x ``consumer_timeout``.
+    """
+    validation.exclusive(**{existing_queue_name: existing_queue, queue_props_name: queue_props})
+    validation.in_range("max_receive_count", max_receive_count, 1, 1000)
+    if existing_queue is not None:
+        return QueuePair(existing_queue, None)
+    props = dict(queue_props or {})
+    for forced in ("encryption", "enforce_ssl", "dead_letter_queue", "fifo"):
+        if forced in props:
+            raise ValueError(f"{queue_props_name}[{forced!r}] is set by the pattern and cannot be overridden")
+    if consumer_timeout is not None:
+        props.setdefault("visibility_timeout", Duration.seconds(consumer_timeout.to_seconds() * 6))
+        validation.visibility_covers_consumer(props["visibility_timeout"], consumer_timeout)
+    dlq = dead_letter_queue(scope, f"{construct_id}DeadLetterQueue" if construct_id != "Queue" else "DeadLetterQueue", fifo=fifo)
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        fifo=fifo or None,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+        **props,
+    )
+    return QueuePair(queue, dlq)
+
+
+def consume(
+    function: lambda_.IFunction,
+    queue: sqs.IQueue,
+    *,
+    batch_size: int = 10,
+    max_batching_window: Duration | None = None,
+    max_concurrency: int | None = None,
+    fifo: bool = False,
+) -> sources.SqsEventSource:
+    """Attach an SQS event source with partial batch responses (a failed record never fails its batch)."""
+    validation.sqs_batching(batch_size=batch_size, max_batching_window=max_batching_window, fifo=fifo)
+    validation.in_range("max_concurrency", max_concurrency, 2, 1000)
+    source = sources.SqsEventSource(
+        queue,
+        batch_size=batch_size,
+        max_batching_window=max_batching_window,
+        max_concurrency=max_concurrency,
+        report_batch_item_failures=True,
+    )
+    function.add_event_source(source)
+    nag.acknowledge(
+        function, "Serverless-LambdaEventSourceMappingDestination",
+        "SQS event source mappings take no on-failure destination: the source queue's redrive policy "
+        "moves failed messages to its DLQ",
+    )
+    return source

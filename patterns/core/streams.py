@@ -1,0 +1,52 @@
+"""Stream consumers (Kinesis, DynamoDB streams) with bisect, bounded retries and an on-failure queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+
+from . import validation
+
+#: Defaults of ``consume_stream``: retries before a record goes to the on-failure queue, and its maximum age.
+RETRY_ATTEMPTS = 3
+MAX_RECORD_AGE = Duration.hours(1)
+
+
+def consume_stream(
+    function: lambda_.IFunction,
+    source: kinesis.IStream | ddb.ITable,
+    *,
+    on_failure: sqs.IQueue,
+    batch_size: int = 100,
+    retry_attempts: int = RETRY_ATTEMPTS,
+    max_record_age: Duration = MAX_RECORD_AGE,
+    parallelization_factor: int = 1,
+    tumbling_window: Duration | None = None,
+    starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
+) -> lambda_.IEventSource:
+    """Attach a stream event source: a bad record is isolated by bisecting, retried a bounded number
+    of times, then described in ``on_failure`` while the rest of the shard moves on."""
+    validation.in_range("batch_size", batch_size, 1, 10000)
+    validation.in_range("retry_attempts", retry_attempts, 0, 10000)
+    validation.in_range("parallelization_factor", parallelization_factor, 1, 10)
+    common = dict(
+        starting_position=starting_position,
+        batch_size=batch_size,
+        bisect_batch_on_error=True,
+        retry_attempts=retry_attempts,
+        max_record_age=max_record_age,
+        parallelization_factor=parallelization_factor,
+        report_batch_item_failures=True,
+        tumbling_window=tumbling_window,
+        on_failure=sources.SqsDlq(on_failure),
+    )
+    if hasattr(source, "table_stream_arn"):
+        event_source: lambda_.IEventSource = sources.DynamoEventSource(source, **common)  # type: ignore[arg-type]
+    else:
+        event_source = sources.KinesisEventSource(source, **common)  # type: ignore[arg-type]
+    function.add_event_source(event_source)
+    return event_source

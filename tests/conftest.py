@@ -1,0 +1,44 @@
+"""Shared fixtures: one synthesized demo app per test session (synth costs seconds per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("NODE_NO_WARNINGS", "1")
+os.environ.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+import pytest
+from aws_cdk import App, Stack, cx_api
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK_CONTEXT: dict[str, object] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(outdir: str | Path | None = None) -> App:
+    """An App with cdk.json's feature flags, so tests see what ``cdk synth`` deploys."""
+    return App(context=dict(CDK_CONTEXT), outdir=str(outdir) if outdir else None)
+
+
+class DemoApp:
+    """The demo app of app.py, synthesized once: stacks by id, templates, the assembly folder."""
+
+    def __init__(self, outdir: Path) -> None:
+        from demo import build_all
+
+        self.app = new_app(outdir)
+        self.stacks: dict[str, Stack] = {s.stack_name: s for s in build_all(self.app)}
+        self.assembly: cx_api.CloudAssembly = self.app.synth()
+        self.outdir = outdir
+
+    def template(self, stack_id: str) -> dict:
+        return self.assembly.get_stack_by_name(stack_id).template
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
+    yield DemoApp(tmp_path_factory.mktemp("cdk.out"))
