@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -75,3 +76,19 @@ class DriveContext:
             if time.monotonic() > deadline:
                 return None
             time.sleep(interval)
+
+
+_API_URL = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<stage>[^/]+)/?(?P<path>.*)$")
+
+
+def api_url_mapper(url_for: Callable[[str, str], str]) -> Callable[[str], str]:
+    """Map deployed API Gateway URLs onto a local front door's ``url_for(api_id, stage)``."""
+
+    def mapped(url: str) -> str:
+        match = _API_URL.match(url)
+        if not match:
+            return url
+        base = url_for(match["api"], match["stage"]).rstrip("/")
+        return f"{base}/{match['path']}"
+
+    return mapped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from patterns import catalog
 
@@ -15,9 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     listing = commands.add_parser("catalog", help="list the implemented patterns")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--markdown", action="store_true", help="the README table")
+    listing.add_argument("--update-readme", metavar="PATH", help="rewrite the generated parts of a README")
     args = parser.parse_args(argv)
     entries = catalog.entries()
-    if args.json:
+    if args.update_readme:
+        path = Path(args.update_readme)
+        path.write_text(catalog.render_readme(path.read_text()))
+        print(f"{path}: {len(entries)} patterns")
+    elif args.json:
         json.dump([e.to_json() for e in entries], sys.stdout, indent=2)
         print()
     elif args.markdown:

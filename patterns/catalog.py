@@ -82,3 +82,21 @@ def readme_sections() -> str:
             f"`{e.demo_stack}`\n\n{e.summary}\n\n```\n{e.diagram.strip(chr(10))}\n```\n"
         )
     return "\n".join(parts)
+
+
+TABLE_MARKERS = ("<!-- catalog:table:start -->", "<!-- catalog:table:end -->")
+SECTION_MARKERS = ("<!-- catalog:sections:start -->", "<!-- catalog:sections:end -->")
+
+
+def _replace_between(text: str, markers: tuple[str, str], body: str) -> str:
+    start, end = markers
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise ValueError(f"markers {start} ... {end} not found")
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def render_readme(text: str) -> str:
+    """``text`` (a README) with its generated table and pattern sections brought up to date."""
+    text = _replace_between(text, TABLE_MARKERS, readme_table())
+    return _replace_between(text, SECTION_MARKERS, readme_sections())

@@ -7,6 +7,7 @@ messages while the others carry on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,11 @@ class Subscriber:
 
     Defaults: no filter (receives everything), the default handler ``subscribers.video_wall``,
     raw message delivery, batches of 10.
+
+    ``name`` (letters and digits, starting with a letter) names the subscriber's queue, DLQ and
+    function and is the partition key of its rows in the table. ``filter_policy`` filters on message
+    attributes, ``filter_policy_with_message_body`` on the JSON body; set at most one. The default
+    handlers accept both raw and SNS-enveloped bodies, so ``raw_message_delivery=False`` works with them.
     """
 
     name: str
@@ -54,6 +60,9 @@ class Subscriber:
     handler_code: lambda_.Code | None = None
     batch_size: int = 10
     raw_message_delivery: bool = True
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 
 
 class PubSub(Construct):
@@ -68,6 +77,9 @@ class PubSub(Construct):
     :param max_receive_count: deliveries before a message moves to the subscriber's DLQ. Default: 5.
     :param function_options: memory, timeout, log retention... of every subscriber. Default: core defaults.
     :param alarm_options: thresholds, alarm topic, dashboard. Default: core defaults.
+
+    Attributes: ``topic``, ``table``, and per subscriber name ``queues``, ``dead_letter_queues``
+    (also the SNS subscription's DLQ, for messages SNS could not deliver) and ``functions``; ``alarms``.
     """
 
     def __init__(
@@ -90,6 +102,11 @@ class PubSub(Construct):
         if len(set(names)) != len(names):
             raise ValueError(f"subscriber names must be unique (given {names})")
         for s in subscribers:
+            if not _NAME.fullmatch(s.name):
+                raise ValueError(
+                    f"subscriber name {s.name!r} must start with a letter and contain only letters and digits "
+                    "(it names the subscriber's queue, DLQ and function)"
+                )
             if s.filter_policy and s.filter_policy_with_message_body:
                 raise ValueError(
                     f"subscriber {s.name!r}: filter_policy and filter_policy_with_message_body cannot both be set"
@@ -129,7 +146,8 @@ class PubSub(Construct):
                 options=opts,
                 environment={"TABLE_NAME": self.table.table_name, "SUBSCRIBER_NAME": s.name},
             )
-            self.table.grant_read_write_data(function)
+            # Subscribers only put their view rows: write access, no reads or scans.
+            self.table.grant_write_data(function)
             core.consume(function, pair.queue, batch_size=s.batch_size)
             self.queues[s.name] = pair.queue
             self.dead_letter_queues[s.name] = pair.dead_letter_queue

@@ -1,12 +1,13 @@
 """Subscriber functions of the PubSub pattern: each reads its own queue (raw SNS delivery).
 
 Thin by design: Powertools parses each record into an order model and reports failed records
-individually; the business function stores what this subscriber saw. Writes are keyed puts, so a
+individually (a bad record fails alone); the business function stores what this subscriber saw. Writes are keyed puts, so a
 redelivered message leaves the same state (idempotent).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -33,11 +34,22 @@ def store(order: Order, view: str) -> None:
     metrics.add_metric(name="OrdersSeen", unit=MetricUnit.Count, value=1)
 
 
+def message_of(body: str) -> str:
+    """The published message: the body itself with raw delivery, else the SNS envelope's ``Message``."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body  # not JSON: let the model report it
+    if isinstance(parsed, dict) and parsed.get("Type") == "Notification" and isinstance(parsed.get("Message"), str):
+        return parsed["Message"]
+    return body
+
+
 def _handle(model: type[Order], view: str):
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord) -> None:
-        store(model.model_validate_json(record.body), view)
+        store(model.model_validate_json(message_of(record.body)), view)
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler

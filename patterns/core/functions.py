@@ -55,7 +55,7 @@ def powertools_layer_arn(scope: Construct, version: int = POWERTOOLS_LAYER_VERSI
     """Region- and partition-aware ARN of the public Powertools v3 layer for RUNTIME and ARCHITECTURE."""
     stack = Stack.of(scope)
     runtime = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arch = "arm64" if ARCHITECTURE == lambda_.Architecture.ARM_64 else "x86_64"
+    arch = ARCHITECTURE.name  # "arm64" or "x86_64", as the layer names spell them
     return (
         f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{runtime}-{arch}:{version}"
