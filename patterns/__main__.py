@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from patterns import catalog
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before aws_cdk loads
+
+from patterns import catalog  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Subscriber functions of the PubSub pattern: each reads its own queue (raw SNS delivery).
 
 Thin by design: Powertools parses each record into an order model and reports failed records
-individually (a bad record fails alone); the business function stores what this subscriber saw. Writes are keyed puts, so a
-redelivered message leaves the same state (idempotent).
+individually (a bad record fails alone); the business function stores what this subscriber saw.
+Writes are keyed puts, so a redelivered message leaves the same state (idempotent).
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def _handle(model: type[Order], view: str):
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
 
     return handler
 
