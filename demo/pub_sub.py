@@ -52,9 +52,10 @@ def drive(ctx: DriveContext) -> DriveResult:
     ddb = ctx.client("dynamodb")
 
     def seen() -> list[str] | None:
+        key = {"id": {"S": order_id}}
         got = [
             name for name in ("VideoWall", "Leaderboard", "Recommendations")
-            if ddb.get_item(TableName=ctx.outputs["TableName"], Key={"subscriber": {"S": name}, "id": {"S": order_id}}).get("Item")
+            if ddb.get_item(TableName=ctx.outputs["TableName"], Key={"subscriber": {"S": name}, **key}).get("Item")
         ]
         return got if len(got) >= 2 else None
 

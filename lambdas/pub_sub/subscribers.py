@@ -1,4 +1,4 @@
-"""Subscriber functions of the PubSub pattern: each reads its own queue (raw SNS delivery).
+"""Subscriber functions of the PubSub pattern: each reads its own queue fed by the topic.
 
 Thin by design: Powertools parses each record into an order model and reports failed records
 individually (a bad record fails alone); the business function stores what this subscriber saw.
@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import Order, RankedOrder
+from pydantic import ValidationError
 
 logger = Logger()
 tracer = Tracer()
@@ -49,7 +50,13 @@ def _handle(model: type[Order], view: str):
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord) -> None:
-        store(model.model_validate_json(message_of(record.body)), view)
+        try:
+            order = model.model_validate_json(message_of(record.body))
+        except ValidationError as error:
+            # Failing the record (not the batch) sends only this message back, towards the DLQ.
+            logger.warning("rejected order", message_id=record.message_id, errors=error.errors(include_url=False))
+            raise
+        store(order, view)
 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler

@@ -8,7 +8,7 @@ from . import nag, validation
 from .buckets import access_log_bucket, bucket
 from .events import lambda_target
 from .alarms import AlarmOptions, PatternAlarms
-from .api import ApiOptions, json_model, rest_api, validator
+from .api import ApiOptions, json_model, rest_api, validation_error_responses, validator
 from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
 from .functions import (
     ARCHITECTURE,
@@ -20,7 +20,7 @@ from .functions import (
 )
 from .queues import MAX_RECEIVE_COUNT, QueuePair, consume, dead_letter_queue, queue_with_dlq
 from .streams import consume_stream
-from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, idempotency_table, table
+from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempotency_table, table
 from .topics import topic
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "consume",
     "consume_stream",
     "dead_letter_queue",
+    "grant_idempotency",
     "handler_code",
     "handler_dir",
     "idempotency_table",
@@ -55,5 +56,6 @@ __all__ = [
     "table",
     "topic",
     "validation",
+    "validation_error_responses",
     "validator",
 ]

@@ -95,3 +95,16 @@ def validator(api: apigw.RestApi, construct_id: str = "Validator") -> apigw.Requ
 def json_model(api: apigw.RestApi, construct_id: str, schema: apigw.JsonSchema) -> apigw.Model:
     """A request model (JSON schema draft 4) for a method's ``application/json`` body."""
     return api.add_model(construct_id, content_type="application/json", schema=schema)
+
+
+def validation_error_responses(api: apigw.RestApi) -> None:
+    """Make request-validation failures say why: API Gateway's default 400 body is only
+    ``{"message": "Invalid request body"}``; these gateway responses add the validator's reason."""
+    template = '{"message": $context.error.messageString, "reason": "$context.error.validationErrorString"}'
+    for construct_id, response_type in (
+        ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY),
+        ("BadRequestParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS),
+    ):
+        api.add_gateway_response(
+            construct_id, type=response_type, status_code="400", templates={"application/json": template}
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from . import validation
@@ -62,3 +63,12 @@ def idempotency_table(scope: Construct, construct_id: str = "IdempotencyTable") 
     )
     assert isinstance(created, ddb.Table)
     return created
+
+
+#: The item actions Powertools' DynamoDBPersistenceLayer calls (no scans, queries or batch writes).
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+def grant_idempotency(idempotency: ddb.ITable, grantee: iam.IGrantable) -> iam.Grant:
+    """Least privilege for a function persisting Powertools idempotency records to ``idempotency``."""
+    return idempotency.grant(grantee, *IDEMPOTENCY_ACTIONS)
