@@ -19,26 +19,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CDK = str(ROOT / "node_modules" / ".bin" / "cdk")
 
-TRIVIAL_APP = '''
+TRIVIAL_APP = """
 from aws_cdk import App, Stack, aws_sqs as sqs
 app = App()
 stack = Stack(app, "Trivial")
 sqs.Queue(stack, "Queue", enforce_ssl=True)
 app.synth()
-'''
+"""
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "NODE_NO_WARNINGS": "1",
-           "CDK_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "NODE_NO_WARNINGS": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), env["PATH"]])
     return env
 
 
 def time_synth(app_dir: Path, out: Path, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([CDK, "synth", "--quiet", "--output", str(out)], cwd=app_dir, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [CDK, "synth", "--quiet", "--output", str(out)], cwd=app_dir, env=env, check=True, capture_output=True
+    )
     return time.perf_counter() - started
 
 
@@ -58,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             full_times.append(time_synth(ROOT, Path(tmp) / "full.out", env))
             trivial_times.append(time_synth(trivial, Path(tmp) / "trivial.out", env))
-        stacks = len([a for a in json.loads((Path(tmp) / "full.out" / "manifest.json").read_text())["artifacts"].values()
-                      if a["type"] == "aws:cloudformation:stack"])
+        stacks = len(
+            [
+                a
+                for a in json.loads((Path(tmp) / "full.out" / "manifest.json").read_text())["artifacts"].values()
+                if a["type"] == "aws:cloudformation:stack"
+            ]
+        )
     full_med, triv_med = statistics.median(full_times), statistics.median(trivial_times)
     print(f"cdk synth, {args.rounds} rounds, alternating (CDK CLI {CDK.rsplit('/', 3)[-3]})")
     print(f"  full demo app ({stacks} stacks, cdk-nag plugins): min {min(full_times):.2f} s  median {full_med:.2f} s")

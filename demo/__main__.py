@@ -57,12 +57,29 @@ def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]
     with LocalCloudServer() as server:
         cdk_env = {**env, **server.env}
         print(f"\nLocal cloud on {server.endpoint}")
-        took = _run([CDK, "bootstrap", "--app", str(OUT), f"aws://{server.account_id}/{server.region}"], cdk_env, "cdk bootstrap")
+        took = _run(
+            [CDK, "bootstrap", "--app", str(OUT), f"aws://{server.account_id}/{server.region}"],
+            cdk_env,
+            "cdk bootstrap",
+        )
         print(f"  cdk bootstrap: {took:.1f} s")
         took = _run(
-            [CDK, "deploy", "--app", str(OUT), "--all", "--method=direct", "--require-approval", "never",
-             "--concurrency", "4", "--progress", "events"],
-            cdk_env, "cdk deploy",
+            [
+                CDK,
+                "deploy",
+                "--app",
+                str(OUT),
+                "--all",
+                "--method=direct",
+                "--require-approval",
+                "never",
+                "--concurrency",
+                "4",
+                "--progress",
+                "events",
+            ],
+            cdk_env,
+            "cdk deploy",
         )
         print(f"  cdk deploy --all: {took:.1f} s\n")
         session = boto3.session.Session(
@@ -75,8 +92,11 @@ def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]
             described = cfn.describe_stacks(StackName=entry.demo_stack)["Stacks"][0]
             outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
             ctx = DriveContext(
-                stack_id=entry.demo_stack, outputs=outputs, session=session,
-                endpoint_url=server.endpoint, api_url=api_url_mapper(server.api_url),
+                stack_id=entry.demo_stack,
+                outputs=outputs,
+                session=session,
+                endpoint_url=server.endpoint,
+                api_url=api_url_mapper(server.api_url),
             )
             started = time.perf_counter()
             try:
@@ -99,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo")
     parser.add_argument("--synth-only", action="store_true", help="stop after cdk synth")
     args = parser.parse_args(argv)
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "NODE_NO_WARNINGS": "1",
-           "CDK_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "NODE_NO_WARNINGS": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+    }
     # `cdk` runs `python3 app.py`: make that the interpreter running this driver (the venv's).
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(ROOT / "node_modules" / ".bin"), env["PATH"]])
     started = time.perf_counter()
@@ -110,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = deploy_and_drive(env)
     print_rows(rows)
     failed = [name for name, result, _ in rows if not result.ok]
-    print(f"\n{len(rows) - len(failed)}/{len(rows)} patterns behaved as the catalog says; total {time.perf_counter() - started:.1f} s")
+    total = time.perf_counter() - started
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} patterns behaved as the catalog says; total {total:.1f} s")
     return 1 if failed else 0
 
 

@@ -7,8 +7,9 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import boto3
 
@@ -51,7 +52,9 @@ class DriveContext:
         if isinstance(data, str):
             data = data.encode()
         request = urllib.request.Request(
-            self.api_url(url), data=data, method=method,
+            self.api_url(url),
+            data=data,
+            method=method,
             headers={"content-type": "application/json", **(headers or {})},
         )
         try:
@@ -78,7 +81,9 @@ class DriveContext:
             time.sleep(interval)
 
 
-_API_URL = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<stage>[^/]+)/?(?P<path>.*)$")
+_API_URL = re.compile(
+    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<stage>[^/]+)/?(?P<path>.*)$"
+)
 
 
 def api_url_mapper(url_for: Callable[[str, str], str]) -> Callable[[str], str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before aws_cdk loads
 
-from patterns import catalog  # noqa: E402
+from patterns import catalog
 
 
 def main(argv: list[str] | None = None) -> int:

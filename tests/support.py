@@ -37,8 +37,15 @@ def load_handler(pattern: str, module: str, env: Mapping[str, str] | None = None
     before = set(sys.modules)
     sys.path.insert(0, str(folder))
     try:
-        with environment({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Tests",
-                          "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", **(env or {})}):
+        with environment(
+            {
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "Tests",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                **(env or {}),
+            }
+        ):
             spec = importlib.util.spec_from_file_location(f"_handler_{pattern}_{module}", folder / f"{module}.py")
             assert spec and spec.loader
             loaded = importlib.util.module_from_spec(spec)

@@ -5,11 +5,11 @@ APIs or alarms by hand.
 """
 
 from . import nag, validation
-from .buckets import access_log_bucket, bucket
-from .events import lambda_target
 from .alarms import AlarmOptions, PatternAlarms
 from .api import ApiOptions, json_model, rest_api, validation_error_responses, validator
 from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
+from .buckets import access_log_bucket, bucket
+from .events import lambda_target
 from .functions import (
     ARCHITECTURE,
     POWERTOOLS_LAYER_VERSION,

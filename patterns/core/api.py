@@ -27,7 +27,9 @@ class ApiOptions:
     web_acl_arn: str | None = None
 
 
-def rest_api(scope: Construct, construct_id: str, *, description: str, options: ApiOptions | None = None) -> apigw.RestApi:
+def rest_api(
+    scope: Construct, construct_id: str, *, description: str, options: ApiOptions | None = None
+) -> apigw.RestApi:
     """A REST API whose every method defaults to the chosen authorization and validation."""
     opts = options or ApiOptions()
     if opts.authorizer is not None and opts.authorization_type == apigw.AuthorizationType.IAM:
@@ -49,8 +51,15 @@ def rest_api(scope: Construct, construct_id: str, *, description: str, options: 
             throttling_burst_limit=opts.throttling_burst_limit,
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                resource_path=True, response_length=True, status=True, user=True,
+                caller=True,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=True,
             ),
         ),
         default_method_options=apigw.MethodOptions(authorization_type=auth_type, authorizer=opts.authorizer),
@@ -58,12 +67,14 @@ def rest_api(scope: Construct, construct_id: str, *, description: str, options: 
     )
     if opts.cloud_watch_role:
         nag.acknowledge(
-            api, "AwsSolutions-IAM4",
+            api,
+            "AwsSolutions-IAM4",
             "the account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, "
             "the policy AWS documents for execution logging",
         )
         nag.acknowledge(
-            api, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
             "the account-level API Gateway CloudWatch role uses the AWS policy documented for execution logging",
         )
     if opts.web_acl_arn:
@@ -74,12 +85,14 @@ def rest_api(scope: Construct, construct_id: str, *, description: str, options: 
         )
     else:
         nag.acknowledge(
-            api, "AwsSolutions-APIG3",
+            api,
+            "AwsSolutions-APIG3",
             "a WAF web ACL is account-specific; pass ApiOptions(web_acl_arn=...) to associate one",
         )
     if auth_type == apigw.AuthorizationType.IAM:
         nag.acknowledge(
-            api, "AwsSolutions-COG4",
+            api,
+            "AwsSolutions-COG4",
             "methods use IAM (SigV4) authorization, which covers service-to-service callers without a user pool",
         )
     return api
@@ -87,9 +100,7 @@ def rest_api(scope: Construct, construct_id: str, *, description: str, options: 
 
 def validator(api: apigw.RestApi, construct_id: str = "Validator") -> apigw.RequestValidator:
     """Validates both body and parameters, so bad input is rejected before any code runs."""
-    return api.add_request_validator(
-        construct_id, validate_request_body=True, validate_request_parameters=True
-    )
+    return api.add_request_validator(construct_id, validate_request_body=True, validate_request_parameters=True)
 
 
 def json_model(api: apigw.RestApi, construct_id: str, schema: apigw.JsonSchema) -> apigw.Model:

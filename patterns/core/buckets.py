@@ -13,7 +13,8 @@ from . import nag, validation
 def access_log_bucket(scope: Construct, construct_id: str = "AccessLogs") -> s3.Bucket:
     """The target of server access logs; it cannot log to itself."""
     bucket = s3.Bucket(
-        scope, construct_id,
+        scope,
+        construct_id,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         encryption=s3.BucketEncryption.S3_MANAGED,
         enforce_ssl=True,
@@ -49,7 +50,8 @@ def bucket(
     if server_access_logs is None:
         raise ValueError(f"{construct_id}: a new bucket needs server_access_logs (a log bucket)")
     return s3.Bucket(
-        scope, construct_id,
+        scope,
+        construct_id,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
         server_access_logs_bucket=server_access_logs,

@@ -7,8 +7,9 @@ that can write only to its own log group.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam

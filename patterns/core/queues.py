@@ -36,7 +36,8 @@ def dead_letter_queue(
         fifo=fifo or None,
     )
     nag.acknowledge(
-        queue, "Serverless-SQSRedrivePolicy",
+        queue,
+        "Serverless-SQSRedrivePolicy",
         f"this queue is the dead-letter queue of {purpose or 'its source queue'}: the end of the redrive chain",
     )
     if purpose:
@@ -80,7 +81,9 @@ def queue_with_dlq(
     if consumer_timeout is not None:
         props.setdefault("visibility_timeout", Duration.seconds(consumer_timeout.to_seconds() * 6))
         validation.visibility_covers_consumer(props["visibility_timeout"], consumer_timeout)
-    dlq = dead_letter_queue(scope, f"{construct_id}DeadLetterQueue" if construct_id != "Queue" else "DeadLetterQueue", fifo=fifo)
+    dlq = dead_letter_queue(
+        scope, f"{construct_id}DeadLetterQueue" if construct_id != "Queue" else "DeadLetterQueue", fifo=fifo
+    )
     queue = sqs.Queue(
         scope,
         construct_id,
@@ -114,7 +117,8 @@ def consume(
     )
     function.add_event_source(source)
     nag.acknowledge(
-        function, "Serverless-LambdaEventSourceMappingDestination",
+        function,
+        "Serverless-LambdaEventSourceMappingDestination",
         "SQS event source mappings take no on-failure destination: the source queue's redrive policy "
         "moves failed messages to its DLQ",
     )

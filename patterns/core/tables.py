@@ -58,9 +58,7 @@ def table(
 
 def idempotency_table(scope: Construct, construct_id: str = "IdempotencyTable") -> ddb.Table:
     """The table Powertools idempotency persists to; records expire through TTL."""
-    created = table(
-        scope, construct_id, partition_key=IDEMPOTENCY_KEY, time_to_live_attribute=IDEMPOTENCY_TTL
-    )
+    created = table(scope, construct_id, partition_key=IDEMPOTENCY_KEY, time_to_live_attribute=IDEMPOTENCY_TTL)
     assert isinstance(created, ddb.Table)
     return created
 

@@ -20,8 +20,7 @@ def exclusive(**props: Any) -> None:
     given = [name for name, value in props.items() if value is not None]
     if len(given) > 1:
         raise ValueError(
-            f"{' and '.join(given)} cannot both be set: pass an existing resource "
-            "or props for a new one, not both"
+            f"{' and '.join(given)} cannot both be set: pass an existing resource or props for a new one, not both"
         )
 
 
@@ -61,9 +60,7 @@ def sqs_batching(*, batch_size: int, max_batching_window: Duration | None, fifo:
     in_range("batch_size", batch_size, 1, 10000)
     window = max_batching_window.to_seconds() if max_batching_window else 0
     if not _is_token(batch_size) and batch_size > 10 and not window:
-        raise ValueError(
-            f"batch_size above 10 needs max_batching_window of at least 1 second (given {batch_size})"
-        )
+        raise ValueError(f"batch_size above 10 needs max_batching_window of at least 1 second (given {batch_size})")
 
 
 def concurrency(*, reserved: int | None, max_concurrency: int | None) -> None:

@@ -38,11 +38,14 @@ def test_cfn_lint_finds_no_errors(demo_app) -> None:
     # W3005: CDK adds a redundant DependsOn on a function's role; it is harmless.
     result = subprocess.run(
         [sys.executable, "-m", "cfnlint", "--format", "json", "-i", "W3005", "--", *templates],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     findings = json.loads(result.stdout or "[]")
     problems = [
         f"{f['Rule']['Id']} {f['Filename'].rsplit('/', 1)[-1]}: {f['Message']}"
-        for f in findings if f["Level"] in ("Error", "Warning")
+        for f in findings
+        if f["Level"] in ("Error", "Warning")
     ]
     assert problems == []

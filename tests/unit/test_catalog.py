@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_lists_every_implemented_pattern_as_json() -> None:
-    result = subprocess.run([sys.executable, "-m", "patterns", "catalog", "--json"], cwd=ROOT,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "patterns", "catalog", "--json"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     listed = json.loads(result.stdout)
     assert [p["name"] for p in listed] == [e.name for e in catalog.entries()]
     assert {"number", "name", "construct", "module", "demo_stack", "handlers"} <= set(listed[0])

@@ -19,22 +19,36 @@ app = App(outdir=sys.argv[2])
 stack = Stack(app, "Probe")
 PubSub(stack, "P", subscribers=[Subscriber(name="A")])
 app.synth()
-print(json.dumps({"lambdas": str(core.lambdas_dir()), "subscribers": (core.handler_dir("pub_sub") / "subscribers.py").is_file()}))
+shipped = (core.handler_dir("pub_sub") / "subscribers.py").is_file()
+print(json.dumps({"lambdas": str(core.lambdas_dir()), "subscribers": shipped}))
 """
 
 
 def test_wheel_ships_handlers_and_synthesizes_from_site_packages(tmp_path: Path) -> None:
     wheels, target = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(wheels.glob("*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     result = subprocess.run(
         [sys.executable, "-c", PROBE, str(target), str(tmp_path / "out")],
-        cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin",
-                           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "HOME": str(Path.home())},
-        capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        env={
+            "PYTHONPATH": str(target),
+            "PATH": "/usr/bin:/bin",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "HOME": str(Path.home()),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
     )
     import json
 
