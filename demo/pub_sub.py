@@ -17,17 +17,24 @@ def build(scope: Construct, stack_id: str) -> Stack:
     stack = Stack(scope, stack_id, description="CATALOG 5 PubSub: coffee-shop orders fanned out by SNS filter policies")
     status = sns.SubscriptionFilter.string_filter
     pattern = PubSub(
-        stack, "Orders",
+        stack,
+        "Orders",
         table_props={"removal_policy": RemovalPolicy.DESTROY},
         subscribers=[
             Subscriber(name="VideoWall", handler="subscribers.video_wall"),
             Subscriber(
-                name="Leaderboard", handler="subscribers.leaderboard",
+                name="Leaderboard",
+                handler="subscribers.leaderboard",
                 filter_policy={"status": status(allowlist=["ready"])},
             ),
+            # Filters on the order itself (the message body) rather than on message attributes.
             Subscriber(
-                name="Recommendations", handler="subscribers.recommendations",
-                filter_policy={"status": status(allowlist=["placed"]), "store": status(denylist=["test"])},
+                name="Recommendations",
+                handler="subscribers.recommendations",
+                filter_policy_with_message_body={
+                    "status": sns.FilterOrPolicy.filter(status(allowlist=["placed"])),
+                    "store": sns.FilterOrPolicy.filter(status(denylist=["test"])),
+                },
             ),
         ],
     )
@@ -43,7 +50,8 @@ def drive(ctx: DriveContext) -> DriveResult:
     order_id = f"demo-{uuid.uuid4().hex[:8]}"
     order = {"order_id": order_id, "store": "downtown", "drink": "latte", "status": "ready", "barista": "ana"}
     ctx.client("sns").publish(
-        TopicArn=ctx.outputs["TopicArn"], Message=json.dumps(order),
+        TopicArn=ctx.outputs["TopicArn"],
+        Message=json.dumps(order),
         MessageAttributes={
             "status": {"DataType": "String", "StringValue": "ready"},
             "store": {"DataType": "String", "StringValue": "downtown"},
@@ -54,13 +62,15 @@ def drive(ctx: DriveContext) -> DriveResult:
     def seen() -> list[str] | None:
         key = {"id": {"S": order_id}}
         got = [
-            name for name in ("VideoWall", "Leaderboard", "Recommendations")
+            name
+            for name in ("VideoWall", "Leaderboard", "Recommendations")
             if ddb.get_item(TableName=ctx.outputs["TableName"], Key={"subscriber": {"S": name}, **key}).get("Item")
         ]
         return got if len(got) >= 2 else None
 
     got = ctx.wait_for(seen, timeout=20) or []
     return DriveResult(
-        sent="order status=ready", outcome=f"seen by {', '.join(got) or 'nobody'}",
+        sent="order status=ready",
+        outcome=f"seen by {', '.join(got) or 'nobody'}",
         ok=sorted(got) == ["Leaderboard", "VideoWall"],
     )

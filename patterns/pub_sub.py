@@ -114,8 +114,12 @@ class PubSub(Construct):
         opts = function_options or core.FunctionOptions()
         self.topic: sns.ITopic = core.topic(self, "Topic", existing_topic=existing_topic)
         self.table: ddb.ITable = core.table(
-            self, "Table", partition_key="subscriber", sort_key="id",
-            existing_table=existing_table, table_props=table_props,
+            self,
+            "Table",
+            partition_key="subscriber",
+            sort_key="id",
+            existing_table=existing_table,
+            table_props=table_props,
         )
         self.queues: dict[str, sqs.IQueue] = {}
         self.dead_letter_queues: dict[str, sqs.IQueue] = {}
@@ -138,7 +142,8 @@ class PubSub(Construct):
                 )
             )
             function = core.python_function(
-                self, f"{s.name}Handler",
+                self,
+                f"{s.name}Handler",
                 code=s.handler_code or core.handler_code("pub_sub"),
                 handler=s.handler,
                 service=s.name,
@@ -153,12 +158,14 @@ class PubSub(Construct):
             self.dead_letter_queues[s.name] = pair.dead_letter_queue
             self.functions[s.name] = function
         self.alarms = core.PatternAlarms(
-            self, "Alarms", options=alarm_options,
+            self,
+            "Alarms",
+            options=alarm_options,
             functions=dict(self.functions),
             work_queues=self.queues,
             dead_letter_queues=self.dead_letter_queues,
         ).alarms
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to publish orders to the topic (and use its key)."""
-        return self.topic.grant_publish(grantee)
+        """Allow ``grantee`` to publish orders to the topic (and use its key, without wildcard actions)."""
+        return core.grant_publish(self.topic, grantee)

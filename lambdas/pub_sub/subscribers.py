@@ -47,7 +47,10 @@ def message_of(body: str) -> str:
 
 
 def _handle(model: type[Order], view: str):
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # A batch of only bad orders is still a handled batch: report every record instead of raising,
+    # so function errors (and their alarm) mean a broken subscriber, not bad input; the messages
+    # take the same path either way (back to the queue, then to the DLQ).
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> None:
         try:

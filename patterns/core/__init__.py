@@ -8,6 +8,7 @@ from . import nag, validation
 from .alarms import AlarmOptions, PatternAlarms
 from .api import ApiOptions, json_model, rest_api, validation_error_responses, validator
 from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
+from .bucket_workers import BucketWorker, bucket_worker, check_no_trigger_loop
 from .buckets import access_log_bucket, bucket
 from .events import lambda_target
 from .functions import (
@@ -18,37 +19,52 @@ from .functions import (
     powertools_layer_arn,
     python_function,
 )
+from .jobs import JOB_KEY, STATUS_ATTRIBUTE, jobs_table, on_job_status
+from .notifications import bucket_notification
+from .objects import grant_object_read, grant_object_write
 from .queues import MAX_RECEIVE_COUNT, QueuePair, consume, dead_letter_queue, queue_with_dlq
-from .streams import consume_stream
+from .streams import consume_stream, kinesis_stream
 from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempotency_table, table
-from .topics import topic
+from .topics import grant_publish, topic
 
 __all__ = [
     "ARCHITECTURE",
     "ASSET_EXCLUDE",
     "IDEMPOTENCY_KEY",
     "IDEMPOTENCY_TTL",
+    "JOB_KEY",
     "MAX_RECEIVE_COUNT",
     "POWERTOOLS_LAYER_VERSION",
     "RUNTIME",
+    "STATUS_ATTRIBUTE",
     "AlarmOptions",
     "ApiOptions",
+    "BucketWorker",
     "FunctionOptions",
     "PatternAlarms",
     "QueuePair",
     "access_log_bucket",
     "bucket",
+    "bucket_notification",
+    "bucket_worker",
+    "check_no_trigger_loop",
     "consume",
     "consume_stream",
     "dead_letter_queue",
     "grant_idempotency",
+    "grant_object_read",
+    "grant_object_write",
+    "grant_publish",
     "handler_code",
     "handler_dir",
     "idempotency_table",
+    "jobs_table",
     "json_model",
+    "kinesis_stream",
     "lambda_target",
     "lambdas_dir",
     "nag",
+    "on_job_status",
     "powertools_layer_arn",
     "python_function",
     "queue_with_dlq",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
 from . import validation
 
@@ -50,3 +53,33 @@ def consume_stream(
         event_source = sources.KinesisEventSource(source, **common)  # type: ignore[arg-type]
     function.add_event_source(event_source)
     return event_source
+
+
+#: Default of ``kinesis_stream``: one provisioned shard (1 MB/s or 1000 records/s in), records kept 24 hours.
+SHARD_COUNT = 1
+
+
+def kinesis_stream(
+    scope: Construct,
+    construct_id: str = "Stream",
+    *,
+    existing_stream: kinesis.IStream | None = None,
+    stream_props: dict[str, Any] | None = None,
+    existing_stream_name: str = "existing_stream",
+    stream_props_name: str = "stream_props",
+) -> kinesis.IStream:
+    """Resolve a pattern's Kinesis data stream: an injected one, or a new one from defaults + ``stream_props``.
+
+    Defaults: one provisioned shard, 24 hours retention, server-side encryption with the AWS-managed
+    ``aws/kinesis`` key. ``stream_props`` may choose a customer key or on-demand capacity, never no encryption.
+    """
+    validation.exclusive(**{existing_stream_name: existing_stream, stream_props_name: stream_props})
+    if existing_stream is not None:
+        return existing_stream
+    props = dict(stream_props or {})
+    if props.get("encryption") == kinesis.StreamEncryption.UNENCRYPTED:
+        raise ValueError(f"{stream_props_name}['encryption'] cannot be UNENCRYPTED: use MANAGED (default) or KMS")
+    props.setdefault("encryption", kinesis.StreamEncryption.MANAGED)
+    if props.get("stream_mode") != kinesis.StreamMode.ON_DEMAND:
+        props.setdefault("shard_count", SHARD_COUNT)
+    return kinesis.Stream(scope, construct_id, **props)

@@ -6,6 +6,7 @@ unresolved tokens are not checked: they are only known at deploy time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aws_cdk import Duration, Token
@@ -81,4 +82,13 @@ def concurrency(*, reserved: int | None, max_concurrency: int | None) -> None:
         raise ValueError(
             f"max_concurrency ({max_concurrency}) cannot exceed reserved_concurrency ({reserved}): "
             "the extra batches would be throttled and count towards maxReceiveCount"
+        )
+
+
+def reserved_environment(name: str, environment: Mapping[str, str] | None, reserved: Iterable[str]) -> None:
+    """Raise when a user's environment sets a variable the pattern sets itself (it would be overridden)."""
+    clash = sorted(set(environment or {}) & set(reserved))
+    if clash:
+        raise ValueError(
+            f"{name} sets {', '.join(clash)}, which the pattern sets itself for its handler: rename your variables"
         )

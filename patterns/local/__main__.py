@@ -1,0 +1,46 @@
+"""``python -m patterns.local serve``: run the local cloud as a server for the CDK CLI."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from .cloud import LocalCloudServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m patterns.local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the local cloud on 127.0.0.1 and block until SIGINT/SIGTERM")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    serve.add_argument(
+        "--state-dir",
+        default=None,
+        help="folder for unpacked function code and server.json (endpoint and env of the running server); "
+        "resources are not persisted across restarts",
+    )
+    serve.add_argument("--no-front-door", action="store_true", help="do not serve API Gateway APIs over HTTP")
+    args = parser.parse_args(argv)
+
+    server = LocalCloudServer(port=args.port, state_dir=args.state_dir, front_door=not args.no_front_door)
+    server.start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"local cloud listening on {server.endpoint}", flush=True)
+    if server.front_door_error is None and server.front_door_url:
+        print(f"API front door on {server.front_door_url}", flush=True)
+    print("use it with:", flush=True)
+    for key, value in server.env.items():
+        print(f"export {key}={value}", flush=True)
+    server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

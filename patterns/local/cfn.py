@@ -1,0 +1,850 @@
+"""CloudFormation in moto, made strict and complete enough for CDK templates.
+
+moto skips resource types it has no model for (a log warning, and the stack still says
+CREATE_COMPLETE), drops ``Fn::GetAtt`` attributes it does not know, loses resources whose model
+cannot update, and fails on two update paths the CDK CLI uses. Here:
+
+- every resource type of a template must be supported (a model below, a moto model, a custom
+  resource, or one of the few INERT types), else the stack fails naming the logical id and type;
+- models are added for the types CDK stacks need and moto lacks;
+- updates of models without an update method replace (or, for stateful types, keep) the resource;
+- ``UsePreviousValue`` for a parameter that was never passed, and DeleteChangeSet of an unknown
+  change set, no longer crash.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from moto.core.common_models import CloudFormationModel
+
+from .errors import LocalCloudError, UnsupportedResourceError
+
+if TYPE_CHECKING:
+    from .core import CloudCore
+    from .hooks import Patcher
+
+#: Accepted without any local effect (metadata, observability with nothing to observe locally).
+INERT_TYPES = frozenset(
+    {
+        "AWS::CDK::Metadata",
+        "AWS::CloudFormation::WaitCondition",
+        "AWS::CloudFormation::WaitConditionHandle",
+        "AWS::XRay::Group",
+        "AWS::XRay::SamplingRule",
+        "AWS::CloudWatch::CompositeAlarm",
+        "AWS::CloudWatch::AnomalyDetector",
+        "AWS::Logs::QueryDefinition",
+        "AWS::Lambda::CodeSigningConfig",
+        "AWS::Events::EventBusPolicy",
+    }
+)
+
+#: moto models whose resources carry state: on a template change they are kept, never replaced.
+_KEEP_ON_UPDATE = frozenset({"AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"})
+
+_CUSTOM_TYPES = ("Custom::", "AWS::CloudFormation::CustomResource")
+
+
+def _policy_text(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def _cfn_error(message: str) -> LocalCloudError:
+    return LocalCloudError(message)
+
+
+class _LocalModel(CloudFormationModel):
+    """Base of the models the local cloud adds: a physical id and a dict of GetAtt attributes."""
+
+    def __init__(self, physical_id: str, attributes: Mapping[str, Any] | None = None) -> None:
+        self._physical_id = physical_id
+        self.attributes = dict(attributes or {})
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self._physical_id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name in self.attributes:
+            return self.attributes[attribute_name]
+        raise _cfn_error(f"{self.cloudformation_type()} has no attribute {attribute_name} locally")
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        cls.delete_from_cloudformation_json(
+            original_resource.physical_resource_id, {"Properties": getattr(original_resource, "properties", {})}, account_id, region_name
+        )
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class InertResource(_LocalModel):
+    """A resource of an INERT type: it exists for Ref / GetAtt, and does nothing."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "LocalCloud::Inert"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return f"{self._physical_id}.{attribute_name}"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> InertResource:
+        return cls(resource_name)
+
+
+class SnsSubscription(_LocalModel):
+    """AWS::SNS::Subscription with filter policy (and scope), raw delivery and redrive policy."""
+
+    def __init__(self, arn: str, account_id: str, region: str, properties: Mapping[str, Any]) -> None:
+        super().__init__(arn, {"Arn": arn})
+        self.account_id, self.region, self.properties = account_id, region, dict(properties)
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SnsSubscription:
+        from moto.sns.models import sns_backends
+
+        props = cloudformation_json["Properties"]
+        topic_arn = props["TopicArn"]
+        backend = sns_backends[topic_arn.split(":")[4]][topic_arn.split(":")[3]]
+        subscription = backend.subscribe(topic_arn, props["Endpoint"], props["Protocol"])
+        if "FilterPolicyScope" in props:
+            backend.set_subscription_attributes(subscription.arn, "FilterPolicyScope", props["FilterPolicyScope"])
+        if props.get("FilterPolicy"):
+            backend.set_subscription_attributes(subscription.arn, "FilterPolicy", _policy_text(props["FilterPolicy"]))
+        if "RawMessageDelivery" in props:
+            raw = str(props["RawMessageDelivery"]).lower()
+            backend.set_subscription_attributes(subscription.arn, "RawMessageDelivery", raw)
+        if props.get("RedrivePolicy"):
+            backend.set_subscription_attributes(subscription.arn, "RedrivePolicy", _policy_text(props["RedrivePolicy"]))
+        if props.get("DeliveryPolicy"):
+            backend.set_subscription_attributes(subscription.arn, "DeliveryPolicy", _policy_text(props["DeliveryPolicy"]))
+        return cls(subscription.arn, account_id, region_name, props)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.sns.models import sns_backends
+
+        arn = self._physical_id
+        sns_backends[arn.split(":")[4]][arn.split(":")[3]].unsubscribe(arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.sns.models import sns_backends
+
+        sns_backends[resource_name.split(":")[4]][resource_name.split(":")[3]].unsubscribe(resource_name)
+
+
+class SqsQueuePolicy(_LocalModel):
+    """AWS::SQS::QueuePolicy: sets the Policy attribute of each queue (not enforced locally)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SqsQueuePolicy:
+        from moto.sqs.models import sqs_backends
+
+        props = cloudformation_json["Properties"]
+        for url in props.get("Queues", []):
+            name = url.rstrip("/").split("/")[-1]
+            sqs_backends[account_id][region_name].set_queue_attributes(
+                name, {"Policy": _policy_text(props["PolicyDocument"])}
+            )
+        model = cls(resource_name)
+        model.properties = props
+        return model
+
+
+class SnsTopicPolicy(_LocalModel):
+    """AWS::SNS::TopicPolicy: sets each topic's policy (not enforced locally)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SnsTopicPolicy:
+        from moto.sns.models import sns_backends
+
+        props = cloudformation_json["Properties"]
+        for arn in props.get("Topics", []):
+            sns_backends[account_id][region_name].set_topic_attribute(
+                arn, "Policy", _policy_text(props["PolicyDocument"])
+            )
+        return cls(resource_name)
+
+
+class S3BucketPolicy(_LocalModel):
+    """AWS::S3::BucketPolicy (the CDK bootstrap stack has one)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> S3BucketPolicy:
+        from moto.s3.models import s3_backends
+
+        props = cloudformation_json["Properties"]
+        s3_backends[account_id]["aws"].put_bucket_policy(
+            props["Bucket"], _policy_text(props["PolicyDocument"]).encode()
+        )
+        return cls(resource_name)
+
+
+class LambdaEventInvokeConfig(_LocalModel):
+    """AWS::Lambda::EventInvokeConfig: retries, max event age and destinations of async invokes."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaEventInvokeConfig:
+        from moto.awslambda.utils import get_backend
+
+        props = cloudformation_json["Properties"]
+        config = {
+            k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in props
+        }
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in config:
+                config[key] = int(config[key])
+        backend = get_backend(account_id, region_name)
+        fn = backend.get_function(props["FunctionName"])
+        fn.event_invoke_config = []
+        backend.put_function_event_invoke_config(props["FunctionName"], config)
+        model = cls(f"{fn.function_name}:{props.get('Qualifier', '$LATEST')}")
+        model.properties = props
+        return model
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.awslambda.utils import get_backend
+
+        try:
+            get_backend(account_id, region_name).get_function(resource_name.split(":")[0]).event_invoke_config = []
+        except Exception:  # noqa: BLE001 - the function is already gone
+            pass
+
+
+class LambdaAlias(_LocalModel):
+    """AWS::Lambda::Alias."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Alias"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaAlias:
+        from moto.awslambda.utils import get_backend
+
+        props = cloudformation_json["Properties"]
+        backend = get_backend(account_id, region_name)
+        fn = backend.get_function(props["FunctionName"])
+        alias = backend.create_alias(
+            props["Name"], fn.function_name, str(props["FunctionVersion"]), props.get("Description", ""), props.get("RoutingConfig")
+        )
+        return cls(alias.arn, {"AliasArn": alias.arn})
+
+
+class LambdaUrl(_LocalModel):
+    """AWS::Lambda::Url: the URL config exists; calling it needs the front door (not served here)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Url"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaUrl:
+        from moto.awslambda.utils import get_backend
+
+        props = dict(cloudformation_json["Properties"])
+        target = props.pop("TargetFunctionArn")
+        props.pop("Qualifier", None)
+        backend = get_backend(account_id, region_name)
+        config = backend.create_function_url_config(target, props)
+        url = config.to_dict()["FunctionUrl"]
+        return cls(target, {"FunctionUrl": url, "FunctionArn": config.function.function_arn})
+
+
+class CloudWatchAlarm(_LocalModel):
+    """AWS::CloudWatch::Alarm: stored in moto's CloudWatch (alarms are not evaluated locally)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudWatchAlarm:
+        from moto.cloudwatch.models import MetricDataQuery, cloudwatch_backends
+
+        props = cloudformation_json["Properties"]
+        queries = None
+        if props.get("Metrics"):
+            queries = [
+                MetricDataQuery(
+                    query_id=m.get("Id"),
+                    label=m.get("Label"),
+                    period=m.get("Period"),
+                    return_data=m.get("ReturnData"),
+                    expression=m.get("Expression"),
+                    metric_stat=m.get("MetricStat"),
+                )
+                for m in props["Metrics"]
+            ]
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props.get("ComparisonOperator"),
+            evaluation_periods=int(props.get("EvaluationPeriods", 1)),
+            period=int(props.get("Period", 60)) if props.get("Period") else None,
+            threshold=float(props["Threshold"]) if "Threshold" in props else None,
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions", [])],
+            alarm_actions=props.get("AlarmActions", []),
+            metric_data_queries=queries,
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            extended_statistic=props.get("ExtendedStatistic"),
+            ok_actions=props.get("OKActions", []),
+            insufficient_data_actions=props.get("InsufficientDataActions", []),
+            unit=props.get("Unit"),
+            actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=props.get("TreatMissingData"),
+            threshold_metric_id=props.get("ThresholdMetricId"),
+        )
+        return cls(resource_name, {"Arn": alarm.alarm_arn})
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.delete_from_cloudformation_json(self._physical_id, {}, account_id, region_name)
+
+
+class LogsMetricFilter(_LocalModel):
+    """AWS::Logs::MetricFilter (stored; metrics are not computed locally)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Logs::MetricFilter"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LogsMetricFilter:
+        from moto.logs.models import logs_backends
+
+        props = cloudformation_json["Properties"]
+        name = props.get("FilterName", resource_name)
+        logs_backends[account_id][region_name].put_metric_filter(
+            name, props.get("FilterPattern", ""), props["LogGroupName"], props.get("MetricTransformations", [])
+        )
+        return cls(name)
+
+
+class DynamoDbGlobalTable(_LocalModel):
+    """AWS::DynamoDB::GlobalTable (CDK's TableV2), as a table in the deployment region."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::DynamoDB::GlobalTable"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "TableName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        from moto.dynamodb.models import Table
+
+        props = cloudformation_json["Properties"]
+        replica = next((r for r in props.get("Replicas", []) if r.get("Region") == region_name), {})
+        table_props: dict[str, Any] = {
+            k: props[k]
+            for k in ("KeySchema", "AttributeDefinitions", "LocalSecondaryIndexes", "StreamSpecification", "SSESpecification", "TimeToLiveSpecification")
+            if k in props
+        }
+        table_props["BillingMode"] = props.get("BillingMode", "PAY_PER_REQUEST")
+        table_props["GlobalSecondaryIndexes"] = [
+            {k: v for k, v in gsi.items() if k in ("IndexName", "KeySchema", "Projection")}
+            for gsi in props.get("GlobalSecondaryIndexes", [])
+        ]
+        if "DeletionProtectionEnabled" in replica:
+            table_props["DeletionProtectionEnabled"] = replica["DeletionProtectionEnabled"]
+        if replica.get("Tags"):
+            table_props["Tags"] = replica["Tags"]
+        table = Table.create_from_cloudformation_json(
+            resource_name, {"Properties": table_props}, account_id, region_name
+        )
+        _apply_ttl(table, props.get("TimeToLiveSpecification"), account_id, region_name)
+        return table
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
+        _update_table(original_resource, cloudformation_json["Properties"], account_id, region_name)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        dynamodb_backends[account_id][region_name].delete_table(resource_name)
+
+
+def _apply_ttl(table: Any, spec: Mapping[str, Any] | None, account_id: str, region_name: str) -> None:
+    if spec and str(spec.get("Enabled", "")).lower() == "true":
+        from moto.dynamodb.models import dynamodb_backends
+
+        dynamodb_backends[account_id][region_name].update_time_to_live(
+            table.name, {"Enabled": True, "AttributeName": spec["AttributeName"]}
+        )
+
+
+def _update_table(table: Any, props: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    """In-place table update: streams and TTL are what CDK changes between deploys."""
+    streams = props.get("StreamSpecification")
+    if streams and not (table.stream_specification or {}).get("StreamEnabled"):
+        spec = {"StreamEnabled": True, "StreamViewType": streams["StreamViewType"]}
+        table.set_stream_specification(spec)
+    _apply_ttl(table, props.get("TimeToLiveSpecification"), account_id, region_name)
+
+
+class StateMachineModel:
+    """AWS::StepFunctions::StateMachine on moto's executing (ASL interpreter) backend.
+
+    moto's own model reads only DefinitionString; CDK may also emit Definition (an object) and
+    DefinitionSubstitutions. (A plain class: moto's type must keep its own model registered.)
+    """
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::StepFunctions::StateMachine"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Name", "StateMachineRevisionId")
+
+    @staticmethod
+    def _definition(props: Mapping[str, Any]) -> str:
+        definition = props.get("DefinitionString")
+        if definition is None and "Definition" in props:
+            definition = json.dumps(props["Definition"])
+        definition = definition or "{}"
+        for key, value in (props.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        return definition
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        props = cloudformation_json["Properties"]
+        name = props.get("StateMachineName", resource_name)
+        tags = [{"key": t["Key"], "value": t["Value"]} for t in props.get("Tags", [])]
+        return stepfunctions_parser_backends[account_id][region_name].create_state_machine(
+            name,
+            cls._definition(props),
+            props.get("RoleArn", f"arn:aws:iam::{account_id}:role/local-cloud"),
+            tags=tags,
+            loggingConfiguration=props.get("LoggingConfiguration"),
+            tracingConfiguration=props.get("TracingConfiguration"),
+            sm_type=props.get("StateMachineType", "STANDARD"),
+        )
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        props = cloudformation_json["Properties"]
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        name = props.get("StateMachineName", original_resource.name)
+        if name != original_resource.name:
+            backend.delete_state_machine(original_resource.arn)
+            return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+        return backend.update_state_machine(
+            original_resource.arn, definition=cls._definition(props), role_arn=props.get("RoleArn")
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
+
+
+def _sns_topic_model() -> type:
+    from moto.sns.models import Topic, sns_backends
+
+    class TopicUpdatedInPlace(Topic):  # type: ignore[misc]
+        """moto replaces a topic on any change, deleting its subscriptions; update in place."""
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            props = cloudformation_json["Properties"]
+            if props.get("TopicName", original_resource.name) != original_resource.name:
+                return super().update_from_cloudformation_json(
+                    original_resource, new_resource_name, cloudformation_json, account_id, region_name
+                )
+            backend = sns_backends[account_id][region_name]
+            for attribute, prop in (("DisplayName", "DisplayName"), ("KmsMasterKeyId", "KmsMasterKeyId")):
+                if prop in props:
+                    backend.set_topic_attribute(original_resource.arn, attribute, props[prop])
+            return original_resource
+
+    return TopicUpdatedInPlace
+
+
+def _s3_bucket_model() -> type:
+    from moto.s3.models import FakeBucket, s3_backends
+
+    from .delivery import apply_bucket_notifications
+
+    def configure(bucket: Any, props: Mapping[str, Any], account_id: str) -> None:
+        backend = s3_backends[account_id]["aws"]
+        versioning = (props.get("VersioningConfiguration") or {}).get("Status")
+        if versioning:
+            backend.put_bucket_versioning(bucket.name, versioning)
+        if "NotificationConfiguration" in props:
+            apply_bucket_notifications(bucket, props["NotificationConfiguration"] or {})
+
+    class BucketWithNotifications(FakeBucket):  # type: ignore[misc]
+        """moto's bucket model ignores NotificationConfiguration and VersioningConfiguration."""
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            bucket = FakeBucket.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            configure(bucket, cloudformation_json.get("Properties", {}), account_id)
+            return bucket
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            bucket = FakeBucket.update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+            configure(bucket, cloudformation_json.get("Properties", {}), account_id)
+            return bucket
+
+    return BucketWithNotifications
+
+
+def _dynamodb_table_model() -> type:
+    from moto.dynamodb.models import Table
+
+    class TableWithTtl(Table):  # type: ignore[misc]
+        """moto's table model ignores TimeToLiveSpecification and cannot update."""
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            table = Table.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            _apply_ttl(table, cloudformation_json["Properties"].get("TimeToLiveSpecification"), account_id, region_name)
+            return table
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            _update_table(original_resource, cloudformation_json["Properties"], account_id, region_name)
+            return original_resource
+
+    return TableWithTtl
+
+
+#: Models the local cloud adds (new types, direct CloudFormationModel subclasses).
+NEW_MODELS: tuple[type[_LocalModel], ...] = (
+    SnsSubscription,
+    SqsQueuePolicy,
+    SnsTopicPolicy,
+    S3BucketPolicy,
+    LambdaEventInvokeConfig,
+    LambdaAlias,
+    LambdaUrl,
+    CloudWatchAlarm,
+    LogsMetricFilter,
+    DynamoDbGlobalTable,
+)
+
+
+def local_models() -> dict[str, type]:
+    """Every model the local cloud provides, by resource type (overrides of moto included)."""
+    from .custom_resources import CustomResource
+
+    models: dict[str, type] = {model.cloudformation_type(): model for model in NEW_MODELS}
+    models["AWS::StepFunctions::StateMachine"] = StateMachineModel
+    models["AWS::SNS::Topic"] = _sns_topic_model()
+    models["AWS::S3::Bucket"] = _s3_bucket_model()
+    models["AWS::DynamoDB::Table"] = _dynamodb_table_model()
+    models["AWS::CloudFormation::CustomResource"] = CustomResource
+    return models
+
+
+def clear_model_caches() -> None:
+    from moto.cloudformation import parsing
+
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+def supported_types() -> set[str]:
+    """Resource types a template may use (custom resource types aside)."""
+    from moto.cloudformation.parsing import get_model_map
+
+    moto_types = {t for t in get_model_map() if "::" in t and t != "AWS::SERVICE::RESOURCE"}
+    return moto_types | set(local_models()) | set(INERT_TYPES)
+
+
+def _is_custom(resource_type: str) -> bool:
+    return resource_type.startswith(_CUSTOM_TYPES)
+
+
+def _condition_true(condition_map: Any, condition: str | None) -> bool:
+    if not condition:
+        return True
+    try:
+        return bool(condition_map[condition])
+    except KeyError:
+        return True
+
+
+def check_template(template: Mapping[str, Any], condition_map: Any) -> None:
+    """Strict mode: raise UnsupportedResourceError naming every resource the cloud cannot create."""
+    supported = supported_types()
+    problems = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if not _condition_true(condition_map, resource.get("Condition")):
+            continue
+        resource_type = resource.get("Type", "")
+        if resource_type not in supported and not _is_custom(resource_type):
+            problems.append((logical_id, resource_type))
+    if problems:
+        raise UnsupportedResourceError(problems)
+
+
+def check_nothing_skipped(template: Mapping[str, Any], resource_map: Any) -> None:
+    """moto may still have skipped a resource (a model returning None): that is an error too."""
+    missing = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if not _condition_true(resource_map.lazy_condition_map, resource.get("Condition")):
+            continue
+        if resource_map._parsed_resources.get(logical_id) is None:
+            missing.append((logical_id, resource.get("Type", "")))
+    if missing:
+        raise UnsupportedResourceError(missing)
+
+
+def _fail(stack: Any, status: str, exc: Exception) -> None:
+    from moto.cloudformation.models import Event
+
+    reason = str(exc) if isinstance(exc, LocalCloudError) else f"{type(exc).__name__}: {exc}"
+    stack.status = status
+    stack.stack_status_reason = reason
+    stack.status_reason = reason
+    problems = getattr(exc, "problems", None) or [(stack.name, "AWS::CloudFormation::Stack")]
+    for logical_id, resource_type in problems:
+        stack.events.append(
+            Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=logical_id,
+                physical_resource_id="",
+                resource_type=resource_type,
+                resource_status=status,
+                resource_status_reason=reason,
+                resource_properties=None,
+            )
+        )
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+def install(core: CloudCore, patcher: Patcher) -> None:
+    """Install the models and CloudFormation fixes of the local cloud."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+
+    from .custom_resources import CustomResource
+
+    clear_model_caches()
+    models = local_models()
+    resource_class_from_type = parsing.resource_class_from_type
+    clean_json = parsing.clean_json
+    parse_and_update_resource = parsing.parse_and_update_resource
+    parse_and_create_resource = parsing.parse_and_create_resource
+
+    def class_from_type(resource_type: str) -> Any:
+        if resource_type in models:
+            return models[resource_type]
+        if resource_type in INERT_TYPES:
+            return InertResource
+        if _is_custom(resource_type):
+            return CustomResource
+        return resource_class_from_type(resource_type)
+
+    def strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
+        # moto logs and drops a Fn::GetAtt attribute it does not implement; fail instead.
+        if isinstance(resource_json, dict) and isinstance(resource_json.get("Fn::GetAtt"), list):
+            name, attribute = resource_json["Fn::GetAtt"][0], resource_json["Fn::GetAtt"][1]
+            resource = resources_map.get(name)
+            if resource is not None and not isinstance(resource, (str, list, dict)):
+                try:
+                    return resource.get_cfn_attribute(attribute)
+                except NotImplementedError as exc:
+                    raise LocalCloudError(
+                        f"Fn::GetAtt {name}.{attribute} is not supported by the local cloud"
+                    ) from exc
+                except UnformattedGetAttTemplateException:
+                    pass
+        return clean_json(resource_json, resources_map)
+
+    def update_resource(logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str) -> Any:
+        resource_type = resource_json["Type"]
+        resource_class = class_from_type(resource_type)
+        if not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
+            return parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        original = resources_map._parsed_resources.get(logical_id)
+        if resource_type in _KEEP_ON_UPDATE and original is not None:
+            return original
+        # No update in moto: replace, the way CloudFormation replaces immutable resources.
+        if original is not None:
+            try:
+                resources_map._delete_resource(original, resources_map._resource_json_map.get(logical_id, resource_json))
+            except Exception:  # noqa: BLE001 - the old physical resource may be gone already
+                pass
+        return parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+
+    create_resources = Stack.create_resources
+    stack_update = Stack.update
+
+    def strict_create_resources(stack: Any) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                check_template(stack.template_dict, stack.resource_map.lazy_condition_map)
+                create_resources(stack)
+                check_nothing_skipped(stack.template_dict, stack.resource_map)
+        except Exception as exc:  # noqa: BLE001 - any failure is the stack's CREATE_FAILED
+            _fail(stack, "CREATE_FAILED", exc)
+            core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
+
+    def strict_update(stack: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = stack.parse_template(template)
+                check_template(parsed, stack.resource_map.lazy_condition_map)
+                stack_update(stack, template, role_arn, parameters, tags)
+                check_nothing_skipped(stack.template_dict, stack.resource_map)
+        except Exception as exc:  # noqa: BLE001 - any failure is the stack's UPDATE_FAILED
+            _fail(stack, "UPDATE_FAILED", exc)
+            core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
+
+    def resolve_update_parameters(backend: Any, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, Any]:
+        # moto looks UsePreviousValue parameters up in the *passed* parameters only and raises
+        # KeyError for one that only ever had its default (CDK's BootstrapVersion).
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+        for p in incoming_params:
+            if p.get("UsePreviousValue") and p["ParameterKey"] in instance.parameters:
+                parameters[p["ParameterKey"]] = instance.parameters[p["ParameterKey"]]
+        return parameters
+
+    delete_change_set = CloudFormationBackend.delete_change_set
+
+    def safe_delete_change_set(backend: Any, change_set_name: str) -> None:
+        # moto raises UnboundLocalError (HTTP 500) for an unknown change set; AWS ignores it.
+        known = change_set_name in backend.change_sets or any(
+            cs.change_set_name == change_set_name for cs in backend.change_sets.values()
+        )
+        if known:
+            delete_change_set(backend, change_set_name)
+
+    patcher.set(parsing, "resource_class_from_type", class_from_type)
+    patcher.set(parsing, "clean_json", strict_clean_json)
+    patcher.set(parsing, "parse_and_update_resource", update_resource)
+    patcher.set(Stack, "create_resources", strict_create_resources)
+    patcher.set(Stack, "update", strict_update)
+    patcher.set(CloudFormationBackend, "_resolve_update_parameters", resolve_update_parameters)
+    patcher.set(CloudFormationBackend, "delete_change_set", safe_delete_change_set)

@@ -1,0 +1,418 @@
+"""The two ways into the local cloud: in-process for pytest, and a server for the CDK CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore, activate, deactivate
+from .deploy import Assembly, DeployedStack, Deployer
+from .engine import Settings
+from .errors import LocalCloudError
+from .runtime import Invocation
+
+#: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
+#: distinct from anything real.
+ACCESS_KEY_ID = "LOCALCLOUDACCESSKEY1"
+SECRET_ACCESS_KEY = "localcloud-secret"
+
+
+def _load_front_door() -> tuple[Any, str | None]:
+    """The API Gateway front door module, if present (it is built separately)."""
+    try:
+        from . import apigateway
+    except ImportError as exc:
+        return None, f"patterns.local.apigateway is not available: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a half-written module must not break the cloud
+        return None, f"patterns.local.apigateway failed to import: {exc!r}"
+    if not hasattr(apigateway, "FrontDoor") or not hasattr(apigateway, "install"):
+        return None, "patterns.local.apigateway has no FrontDoor / install()"
+    return apigateway, None
+
+
+class _Cloud:
+    """Inspection and deployment API shared by LocalCloud and LocalCloudServer."""
+
+    core: CloudCore
+
+    def __init__(self, *, account_id: str, region: str, settings: Settings | None, front_door: bool) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.settings = settings or Settings()
+        self._want_front_door = front_door
+        self._front_door: Any = None
+        #: Why there is no HTTP front door, when there is none.
+        self.front_door_error: str | None = None
+        self._deployer: Deployer | None = None
+        self._paths: dict[str, dict[str, str]] = {}
+        self._started = False
+
+    # -- lifecycle helpers -----------------------------------------------------------------------
+
+    def _start_front_door(self) -> None:
+        if not self._want_front_door:
+            self.front_door_error = "disabled"
+            return
+        module, error = _load_front_door()
+        if module is None:
+            self.front_door_error = error
+            return
+        from .cfn import clear_model_caches
+
+        module.install()
+        clear_model_caches()
+        self._front_door = module.FrontDoor(invoke=self._front_door_invoke, account_id=self.account_id, region=self.region)
+        self._front_door.start(host="127.0.0.1", port=0)
+
+    def _stop_front_door(self) -> None:
+        if self._front_door is not None:
+            self._front_door.stop()
+            self._front_door = None
+
+    def _front_door_invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        result = self.core.invoke(function, event, source="apigateway")
+        return result  # type: ignore[no-any-return]
+
+    @property
+    def deployer(self) -> Deployer:
+        if self._deployer is None:
+            self._deployer = Deployer(self.core)
+        return self._deployer
+
+    # -- deployment ------------------------------------------------------------------------------
+
+    def deploy(self, assembly_dir: str | os.PathLike[str], stack: str, *, parameters: Mapping[str, str] | None = None) -> DeployedStack:
+        """Deploy one stack of a synthesized cloud assembly (by artifact id or stack name)."""
+        assembly = Assembly(assembly_dir)
+        artifact = assembly.find(stack)
+        self._paths[artifact.stack_name] = dict(artifact.paths)
+        return self.deployer.deploy_artifact(assembly, artifact, parameters)
+
+    def deploy_all(self, assembly_dir: str | os.PathLike[str], stacks: Iterable[str] | None = None) -> list[DeployedStack]:
+        """Deploy stacks (all by default) in dependency order."""
+        assembly = Assembly(assembly_dir)
+        deployed = []
+        for artifact in assembly.in_dependency_order(stacks):
+            self._paths[artifact.stack_name] = dict(artifact.paths)
+            deployed.append(self.deployer.deploy_artifact(assembly, artifact))
+        return deployed
+
+    def deploy_template(
+        self, template: Mapping[str, Any], stack_name: str, *, parameters: Mapping[str, str] | None = None
+    ) -> DeployedStack:
+        """Deploy a CloudFormation template given as a dict (no assets)."""
+        return self.deployer.deploy_template(stack_name, template, parameters=parameters)
+
+    def destroy(self, stack_name: str) -> None:
+        self.deployer.destroy(stack_name)
+
+    def stacks(self) -> list[DeployedStack]:
+        """Every live stack, however it was deployed (in-process or by the CDK CLI)."""
+        from moto.cloudformation.models import cloudformation_backends
+
+        with self.core.lock:
+            backend = cloudformation_backends[self.account_id][self.region]
+            return [
+                self.deployer._describe(s, self._paths.get(s.name, {}))
+                for s in list(backend.stacks.values())
+                if s.status.endswith("_COMPLETE") and not s.status.startswith("DELETE")
+            ]
+
+    def stack(self, name: str) -> DeployedStack:
+        for stack in self.stacks():
+            if stack.name == name:
+                return stack
+        raise LocalCloudError(f"no stack {name!r} is deployed")
+
+    def physical_id(self, ref: str) -> str:
+        """Physical id of a resource given as logical id, ``Stack/LogicalId`` or construct path."""
+        matches = []
+        stack_name, _, rest = ref.partition("/")
+        for stack in self.stacks():
+            if ref in stack.resources:
+                matches.append(stack.resources[ref])
+            elif rest and stack.name == stack_name and rest in stack.resources:
+                matches.append(stack.resources[rest])
+            else:
+                try:
+                    matches.append(stack.resource_by_path(ref))
+                except LocalCloudError:
+                    pass
+        unique = {(m.stack_name, m.logical_id): m for m in matches}
+        if len(unique) > 1:
+            where = ", ".join(f"{s}/{lid}" for s, lid in unique)
+            raise LocalCloudError(f"{ref!r} is ambiguous: {where}; qualify it as Stack/LogicalId")
+        if not unique:
+            raise LocalCloudError(f"no deployed resource {ref!r}")
+        return next(iter(unique.values())).physical_id
+
+    # -- clients and functions -------------------------------------------------------------------
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client bound to this cloud."""
+        return self.core.client(service, **kwargs)
+
+    def function_name(self, ref: str) -> str:
+        """A function's name from its name, ARN, logical id or construct path."""
+        if ref.startswith("arn:"):
+            return ref.split(":")[6]
+        with self.core.lock:
+            if self.core.moto_function(ref) is not None:
+                return ref
+        physical = self.physical_id(ref)
+        return physical.split(":")[6] if physical.startswith("arn:") else physical
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Invoke a function synchronously; FunctionError carries the Lambda error shape."""
+        return self.core.invoke(self.function_name(function), event)
+
+    def invocations(self, function: str | None = None) -> list[Invocation]:
+        """The journal: every invocation (of one function, if given), in completion order."""
+        if function is None:
+            return self.core.journal.entries()
+        return self.core.journal.entries(self.function_name(function))
+
+    def max_concurrency(self, function: str) -> int:
+        """The most invocations of ``function`` that were ever running at the same time."""
+        return self.core.runtime.max_concurrency(self.function_name(function))
+
+    def logs(self, function: str) -> list[str]:
+        """Every line in the function's CloudWatch log group."""
+        spec = self.core.function_spec(self.function_name(function))
+        if spec is None:
+            raise LocalCloudError(f"no function {function!r}")
+        with self.core.lock:
+            group = self.core.logs_backend(spec.account_id, spec.region).groups.get(spec.log_group)
+            if group is None:
+                return []
+            events = [e for stream in group.streams.values() for e in stream.events]
+        return [e.message for e in sorted(events, key=lambda e: e.timestamp)]
+
+    # -- event sources -------------------------------------------------------------------------------
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Run pollers and deliveries until nothing is left; DrainTimeout says what was pending."""
+        self.core.engine.drain(timeout)
+
+    def pending(self) -> list[str]:
+        return self.core.engine.pending()
+
+    @property
+    def errors(self) -> list[str]:
+        """Deliveries that could not happen and failed stacks, for diagnosis."""
+        return list(self.core.delivery_errors) + list(self.core.engine.errors)
+
+    def _rule(self, ref: str) -> Any:
+        with self.core.lock:
+            backend = self.core.events_backend(self.account_id, self.region)
+            for bus in backend.event_buses.values():
+                if ref in bus.rules:
+                    return bus.rules[ref]
+        name = self.physical_id(ref)
+        with self.core.lock:
+            for bus in backend.event_buses.values():
+                for rule in bus.rules.values():
+                    if name in (rule.name, rule.arn) or name.split("|")[-1] == rule.name:
+                        return rule
+        raise LocalCloudError(f"no EventBridge rule {ref!r}")
+
+    def fire_schedule(self, rule: str) -> None:
+        """Send the 'Scheduled Event' of a schedule rule to its targets now (then drain)."""
+        from .delivery import deliver_rule_event, scheduled_event
+
+        found = self._rule(rule)
+        if not found.scheduled_expression:
+            raise LocalCloudError(f"rule {found.name} has no schedule expression")
+        with self.core.lock:
+            deliver_rule_event(self.core, found, scheduled_event(found))
+
+    # -- HTTP front door -------------------------------------------------------------------------
+
+    def api_url(self, api: str, stage: str = "prod") -> str:
+        """Base URL of a deployed API (REST or HTTP API) on the local front door."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        try:
+            api_id = self.physical_id(api)
+        except LocalCloudError:
+            api_id = api
+        return str(self._front_door.url_for(api_id, stage))
+
+
+class LocalCloud(_Cloud):
+    """moto in-process with the local cloud's hooks: the pytest entry point.
+
+    Pollers run only inside ``drain()`` unless ``background=True``, so a test decides when events
+    are processed and every run sees the same order of batches.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        settings: Settings | None = None,
+        front_door: bool = True,
+        background: bool = False,
+    ) -> None:
+        super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
+        self._background = background
+        self._mock: Any = None
+
+    def start(self) -> LocalCloud:
+        if self._started:
+            return self
+        from moto import mock_aws
+
+        self.core = CloudCore(account_id=self.account_id, region=self.region, settings=self.settings, background=self._background)
+        activate(self.core)
+        try:
+            self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            self._mock.start()
+            self.core.install()
+            self._start_front_door()
+        except BaseException:
+            self.close()
+            raise
+        self._started = True
+        return self
+
+    def close(self) -> None:
+        self._stop_front_door()
+        core = getattr(self, "core", None)
+        if core is not None:
+            core.uninstall()
+            deactivate(core)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self._started = False
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalCloudServer(_Cloud):
+    """A moto server on 127.0.0.1 with the local cloud's hooks, pollers and front door.
+
+    The CDK CLI (``cdk bootstrap`` / ``cdk deploy --method=direct``) and handlers reach it through
+    ``endpoint`` (``localhost``, not 127.0.0.1: moto reads S3 bucket names from 127.0.0.1 hosts).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        state_dir: str | os.PathLike[str] | None = None,
+        account_id: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        settings: Settings | None = None,
+        front_door: bool = True,
+    ) -> None:
+        super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
+        self.port = port or _free_port()
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._server: Any = None
+        self._saved_moto_port: str | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables for a process (CDK CLI, AWS CLI, boto3) to use this cloud."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def start(self) -> LocalCloudServer:
+        if self._started:
+            return self
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        work_dir = None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            work_dir = self.state_dir / "work"
+        self.core = CloudCore(
+            account_id=self.account_id,
+            region=self.region,
+            settings=self.settings,
+            background=True,
+            handler_env=self.env,
+            work_dir=work_dir,
+        )
+        self.core.endpoint = self.endpoint
+        self.core.credentials = self.env
+        activate(self.core)
+        # moto's Step Functions interpreter calls back into the server on MOTO_PORT.
+        self._saved_moto_port = os.environ.get("MOTO_PORT")
+        os.environ["MOTO_PORT"] = str(self.port)
+        try:
+            self.core.install()
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server.start()
+            self._start_front_door()
+        except BaseException:
+            self.stop()
+            raise
+        if self.state_dir is not None:
+            (self.state_dir / "server.json").write_text(
+                json.dumps({"endpoint": self.endpoint, "pid": os.getpid(), "env": self.env}, indent=2)
+            )
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        self._stop_front_door()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        core = getattr(self, "core", None)
+        if core is not None:
+            core.uninstall()
+            deactivate(core)
+        if self._saved_moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = self._saved_moto_port
+        if self.state_dir is not None:
+            (self.state_dir / "server.json").unlink(missing_ok=True)
+        self._started = False
+        self._stopped.set()
+
+    def __enter__(self) -> LocalCloudServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def front_door_url(self) -> str | None:
+        return None if self._front_door is None else str(getattr(self._front_door, "base_url", "")) or None
+
+    def wait(self) -> None:
+        """Block until stop() is called (from a signal handler, typically)."""
+        while not self._stopped.wait(0.5):
+            pass

@@ -1,0 +1,415 @@
+"""Push deliveries with AWS shapes and failure handling: SNS subscriptions, EventBridge targets, S3.
+
+moto delivers these inline and synchronously, with shapes that differ from AWS in places (SNS
+Lambda events with fixed placeholder fields, no subscription dead-letter queues, no EventBridge
+Lambda / SNS / Step Functions targets, S3 events without userIdentity or sequencer) and it calls
+Lambda synchronously. Here Lambda is always invoked asynchronously, through the engine's queue, and
+whatever cannot be delivered goes to the configured dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
+
+from .engine import iso_now
+from .runtime import InvokeOutcome
+
+if TYPE_CHECKING:
+    from .core import CloudCore
+
+
+def truthy(value: Any) -> bool:
+    """CloudFormation and the SNS API give booleans as bools or as "true"/"false" strings."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+# -- SNS ------------------------------------------------------------------------------------------
+
+
+def _sns_envelope(
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: str | None,
+    attributes: Mapping[str, Any] | None,
+    *,
+    for_lambda: bool,
+) -> dict[str, Any]:
+    topic_arn = subscription.topic.arn
+    region = topic_arn.split(":")[3]
+    cert = f"https://sns.{region}.amazonaws.com/SimpleNotificationService-local-cloud.pem"
+    unsubscribe = f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription.arn}"
+    envelope: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": topic_arn,
+        "Subject": subject,
+        "Message": message,
+        "Timestamp": iso_now(),
+        "SignatureVersion": "1",
+        "Signature": "LOCALCLOUD",
+        ("SigningCertUrl" if for_lambda else "SigningCertURL"): cert,
+        ("UnsubscribeUrl" if for_lambda else "UnsubscribeURL"): unsubscribe,
+    }
+    if not for_lambda and subject is None:
+        del envelope["Subject"]
+    if attributes:
+        envelope["MessageAttributes"] = {
+            name: {"Type": value.get("Type", "String"), "Value": str(value.get("Value"))}
+            for name, value in attributes.items()
+        }
+    elif for_lambda:
+        envelope["MessageAttributes"] = {}
+    return envelope
+
+
+def _subscription_dead_letter(core: CloudCore, subscription: Any, body: dict[str, Any], reason: str) -> None:
+    policy = subscription.attributes.get("RedrivePolicy")
+    if isinstance(policy, str) and policy:
+        policy = json.loads(policy)
+    target = (policy or {}).get("deadLetterTargetArn")
+    if not target:
+        core.delivery_errors.append(
+            f"SNS subscription {subscription.arn} could not deliver ({reason}) and has no dead-letter queue"
+        )
+        return
+    core.deliver(
+        target,
+        body,
+        attributes={
+            "ErrorCode": {"DataType": "String", "StringValue": reason},
+            "ErrorMessage": {"DataType": "String", "StringValue": f"delivery to {subscription.endpoint} failed"},
+        },
+    )
+
+
+def sns_publish(
+    core: CloudCore,
+    original: Any,
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: str | None = None,
+    message_attributes: dict[str, Any] | None = None,
+    group_id: str | None = None,
+    deduplication_id: str | None = None,
+    message_structure: str | None = None,
+) -> None:
+    """Replacement for moto's Subscription.publish for the sqs and lambda protocols."""
+    if subscription.protocol not in ("sqs", "lambda"):
+        original(
+            subscription,
+            message,
+            message_id,
+            subject=subject,
+            message_attributes=message_attributes,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+            message_structure=message_structure,
+        )
+        return
+    matcher = subscription._filter_policy_matcher
+    if matcher is not None and not matcher.matches(message_attributes, message):
+        return
+    if message_structure == "json":
+        message = subscription._parse_message_structure(message, subscription.protocol)
+    envelope = _sns_envelope(subscription, message, message_id, subject, message_attributes, for_lambda=False)
+    if subscription.protocol == "sqs":
+        from moto.sqs.exceptions import QueueDoesNotExist
+
+        arn = subscription.endpoint.split(":")
+        raw = truthy(subscription.attributes.get("RawMessageDelivery"))
+        attributes: dict[str, Any] = {}
+        if raw:
+            for name, value in (message_attributes or {}).items():
+                kind = "BinaryValue" if str(value["Type"]).startswith("Binary") else "StringValue"
+                attributes[name] = {"DataType": value["Type"], kind: str(value["Value"])}
+        try:
+            core.sqs_backend(arn[4], arn[3]).send_message(
+                arn[5],
+                message if raw else json.dumps(envelope),
+                message_attributes=attributes or None,
+                deduplication_id=deduplication_id or (message_id if arn[5].endswith(".fifo") else None),
+                group_id=group_id,
+                validate_group_id=False,
+            )
+        except QueueDoesNotExist:
+            _subscription_dead_letter(core, subscription, envelope, "QueueDoesNotExist")
+        return
+    event = {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": _sns_envelope(subscription, message, message_id, subject, message_attributes, for_lambda=True),
+            }
+        ]
+    }
+
+    def give_up(outcome: InvokeOutcome | None, condition: str) -> None:
+        # Local simplification (documented): a function that still fails after its async retries
+        # also parks the message in the subscription's DLQ, so "nothing is lost" is visible there.
+        reason = "FunctionNotFound" if outcome is None and condition == "ResourceNotFound" else condition
+        _subscription_dead_letter(core, subscription, envelope, reason)
+
+    core.engine.invoke_async(
+        subscription.endpoint, event, source=f"sns:{subscription.topic.name}", on_give_up=give_up
+    )
+
+
+# -- EventBridge ----------------------------------------------------------------------------------
+
+
+def _json_path(document: Any, path: str) -> Any:
+    from jsonpath_ng.ext import parse
+
+    matches = parse(path).find(document)
+    return matches[0].value if matches else None
+
+
+def _transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: Any) -> Any:
+    """InputTransformer with AWS's substitution rules; a non-JSON result is a plain string."""
+    values: dict[str, Any] = {
+        key: _json_path(event, path) for key, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values.update(
+        {
+            "aws.events.rule-arn": rule.arn,
+            "aws.events.rule-name": rule.name,
+            "aws.events.event.ingestion-time": event.get("time"),
+            "aws.events.event": event,
+            "aws.events.event.json": event,
+        }
+    )
+    template = str(transformer.get("InputTemplate") or "")
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            return match.group(0)
+        value = values[key]
+        if isinstance(value, str):
+            return value
+        return json.dumps(value)
+
+    text = re.sub(r"<([A-Za-z0-9_.\-]+)>", substitute, template)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def target_input(target: Mapping[str, Any], event: dict[str, Any], rule: Any) -> Any:
+    if "Input" in target and target["Input"] is not None:
+        raw = target["Input"]
+        try:
+            return json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return raw
+    if target.get("InputPath"):
+        return _json_path(event, target["InputPath"])
+    if target.get("InputTransformer"):
+        return _transform(target["InputTransformer"], event, rule)
+    return event
+
+
+def _normalize_event(event: dict[str, Any]) -> dict[str, Any]:
+    event = {k: v for k, v in event.items() if k != "ingestion-time"}
+    stamp = event.get("time")
+    if isinstance(stamp, (int, float)):
+        event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    return event
+
+
+def _target_dead_letter(core: CloudCore, rule: Any, target: Mapping[str, Any], payload: Any, code: str, message: str) -> None:
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not dead_letter:
+        core.delivery_errors.append(f"rule {rule.name} could not deliver to {target['Arn']}: {message}")
+        return
+    core.deliver(
+        dead_letter,
+        payload,
+        attributes={
+            "RULE_ARN": {"DataType": "String", "StringValue": rule.arn},
+            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
+            "ERROR_CODE": {"DataType": "String", "StringValue": code},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": message[:1024]},
+        },
+    )
+
+
+def deliver_rule_event(core: CloudCore, rule: Any, event: dict[str, Any]) -> None:
+    """Send one matched event to every target of ``rule`` (called under the backend lock)."""
+    event = _normalize_event(event)
+    for target in list(rule.targets):
+        payload = target_input(target, event, rule)
+        arn: str = target["Arn"]
+        parts = arn.split(":")
+        service, region, account = parts[2], parts[3], parts[4]
+        try:
+            if service == "lambda":
+
+                def give_up(
+                    outcome: InvokeOutcome | None, condition: str, t: Mapping[str, Any] = target, p: Any = payload
+                ) -> None:
+                    message = (outcome.error or {}).get("errorMessage", condition) if outcome else condition
+                    _target_dead_letter(core, rule, t, p, condition, str(message))
+
+                core.engine.invoke_async(arn, payload, source=f"events:{rule.name}", on_give_up=give_up)
+            elif service == "sqs":
+                body = payload if isinstance(payload, str) else json.dumps(payload)
+                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+                core.sqs_backend(account, region).send_message(
+                    parts[5],
+                    body,
+                    group_id=group,
+                    deduplication_id=event.get("id") if parts[5].endswith(".fifo") else None,
+                )
+            elif service == "sns":
+                body = payload if isinstance(payload, str) else json.dumps(payload)
+                core.sns_backend(account, region).publish(body, arn=arn)
+            elif service == "states":
+                body = payload if isinstance(payload, str) else json.dumps(payload)
+                core.sfn_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=body)
+            elif service == "events" and "event-bus/" in arn:
+                core.events_backend(account, region).put_events(
+                    [
+                        {
+                            "Source": event["source"],
+                            "DetailType": event["detail-type"],
+                            "Detail": json.dumps(event["detail"]),
+                            "EventBusName": arn.split("/")[-1],
+                            "Resources": event.get("resources", []),
+                        }
+                    ]
+                )
+            elif service == "logs":
+                rule._send_to_cw_log_group(arn.split(":log-group:")[1].split(":")[0], dict(event))
+            else:
+                raise NotImplementedError(f"the local cloud has no EventBridge target support for {service}")
+        except Exception as exc:  # noqa: BLE001 - undeliverable events go to the target's DLQ
+            _target_dead_letter(core, rule, target, payload, type(exc).__name__, str(exc))
+
+
+def scheduled_event(rule: Any) -> dict[str, Any]:
+    """The event EventBridge sends for a schedule expression rule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": rule.account_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": rule.region_name,
+        "resources": [rule.arn],
+        "detail": {},
+    }
+
+
+# -- S3 -------------------------------------------------------------------------------------------
+
+
+def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    """An S3 event notification record with every field AWS sends."""
+    obj: dict[str, Any] = {
+        "key": quote_plus(key.name),
+        "size": key.size,
+        "eTag": key.etag.replace('"', ""),
+        "sequencer": f"{time.time_ns():016X}",
+    }
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        obj["versionId"] = version
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": bucket.region_name,
+                "eventTime": iso_now(),
+                "eventName": event_name[3:] if event_name.startswith("s3:") else event_name,
+                "userIdentity": {"principalId": "AWS:LOCALCLOUD"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                    "x-amz-id-2": uuid.uuid4().hex,
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": notification_id,
+                    "bucket": {
+                        "name": bucket.name,
+                        "ownerIdentity": {"principalId": "LOCALCLOUD"},
+                        "arn": bucket.arn,
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+def _filter_rules(filter_block: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not filter_block:
+        return None
+    key = filter_block.get("S3Key") or filter_block.get("Key") or {}
+    rules = key.get("Rules") or key.get("FilterRules") or key.get("FilterRule") or []
+    return {"S3Key": {"FilterRule": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}}
+
+
+def _events(entry: Mapping[str, Any]) -> list[str]:
+    events = entry.get("Events") or entry.get("Event") or []
+    return [events] if isinstance(events, str) else list(events)
+
+
+def notification_config_to_moto(config: Mapping[str, Any]) -> dict[str, Any]:
+    """CloudFormation (``LambdaConfigurations``) or API (``LambdaFunctionConfigurations``) shape → moto's."""
+    out: dict[str, Any] = {"TopicConfiguration": [], "QueueConfiguration": [], "CloudFunctionConfiguration": []}
+    groups = (
+        ("LambdaConfigurations", "Function", "CloudFunctionConfiguration", "CloudFunction"),
+        ("LambdaFunctionConfigurations", "LambdaFunctionArn", "CloudFunctionConfiguration", "CloudFunction"),
+        ("QueueConfigurations", "Queue", "QueueConfiguration", "Queue"),
+        ("QueueConfigurations", "QueueArn", "QueueConfiguration", "Queue"),
+        ("TopicConfigurations", "Topic", "TopicConfiguration", "Topic"),
+        ("TopicConfigurations", "TopicArn", "TopicConfiguration", "Topic"),
+    )
+    for source_key, arn_key, target_key, moto_key in groups:
+        for entry in config.get(source_key) or []:
+            if arn_key not in entry:
+                continue
+            item: dict[str, Any] = {moto_key: entry[arn_key], "Event": _events(entry)}
+            rules = _filter_rules(entry.get("Filter"))
+            if rules:
+                item["Filter"] = rules
+            if entry.get("Id"):
+                item["Id"] = entry["Id"]
+            out[target_key].append(item)
+    bridge = config.get("EventBridgeConfiguration")
+    if bridge is not None and (bridge == {} or truthy(bridge.get("EventBridgeEnabled", True))):
+        out["EventBridgeConfiguration"] = {}
+    return {k: v for k, v in out.items() if v or k == "EventBridgeConfiguration"}
+
+
+def apply_bucket_notifications(bucket: Any, config: Mapping[str, Any], *, merge: bool = False) -> None:
+    """Set (or, for unmanaged CDK buckets, extend) a bucket's notification configuration."""
+    moto_config = notification_config_to_moto(config)
+    if merge and bucket.notification_configuration is not None:
+        existing = bucket.notification_configuration
+        for attribute, key, arn_key in (
+            ("topic", "TopicConfiguration", "Topic"),
+            ("queue", "QueueConfiguration", "Queue"),
+            ("cloud_function", "CloudFunctionConfiguration", "CloudFunction"),
+        ):
+            for notification in getattr(existing, attribute):
+                entry: dict[str, Any] = {arn_key: notification.arn, "Event": notification.events, "Id": notification.id}
+                if notification.filters:
+                    entry["Filter"] = notification.filters
+                moto_config.setdefault(key, []).append(entry)
+    bucket.set_notification_configuration(moto_config or None)

@@ -1,0 +1,631 @@
+"""Event source mappings polled with AWS semantics (SQS, Kinesis, DynamoDB streams).
+
+moto delivers these inline, inside ``send_message`` / ``put_record`` / ``put_item``, one message
+at a time, and never retries or dead-letters. The local cloud removes that path (see hooks.py) and
+polls instead: SQS batches with the mapping's batch size and concurrency, partial batch responses,
+the queue's visibility timeout and redrive policy; stream shards in order, one batch at a time,
+with retries, bisecting, record age, on-failure destinations, partial checkpoints and tumbling
+windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .engine import iso_now
+from .runtime import FunctionSpec, FunctionThrottled, InvokeOutcome
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def _filters(esm: Any) -> list[Any]:
+    """The mapping's FilterCriteria as moto event patterns (same syntax as EventBridge)."""
+    from moto.events.models import EventPattern
+
+    criteria = esm.filter_criteria or {}
+    patterns = []
+    for item in criteria.get("Filters", []) or []:
+        raw = item.get("Pattern")
+        if raw:
+            patterns.append(EventPattern.load(raw if isinstance(raw, str) else json.dumps(raw)))
+    return patterns
+
+
+def _matches(patterns: list[Any], record: dict[str, Any], body_key: str | None) -> bool:
+    if not patterns:
+        return True
+    probe = dict(record)
+    if body_key is not None:
+        raw = record.get(body_key)
+        if body_key == "data" and isinstance(raw, str):
+            try:
+                raw = base64.b64decode(raw).decode()
+            except ValueError:
+                pass
+        try:
+            probe[body_key] = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            pass
+    return any(p.matches_event(probe) for p in patterns)
+
+
+def _item_failures(outcome: InvokeOutcome, valid_ids: Iterable[str]) -> list[str] | None:
+    """Identifiers a partial batch response names; None means the whole batch failed (AWS rules)."""
+    result = outcome.result
+    if not isinstance(result, dict):
+        return []
+    failures = result.get("batchItemFailures")
+    if not failures:
+        return []
+    valid = set(valid_ids)
+    ids: list[str] = []
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or str(identifier) not in valid:
+            return None
+        ids.append(str(identifier))
+    return ids
+
+
+class SqsPoller:
+    """Polls one SQS event source mapping."""
+
+    def __init__(self, engine: Engine, esm: Any) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self.uuid: str = esm.uuid
+        arn = esm.event_source_arn
+        self.queue_arn: str = arn
+        self.account_id, self.region, self.queue_name = arn.split(":")[4], arn.split(":")[3], arn.split(":")[5]
+        self.inflight = 0
+        self.held: set[str] = set()
+        self._lock = threading.Lock()
+        self._window_since: float | None = None
+
+    def _state(self) -> tuple[Any, Any, FunctionSpec | None]:
+        with self.core.lock:
+            esm = self.core.lambda_backend(self.account_id, self.region).get_event_source_mapping(self.uuid)
+            queue = self.core.sqs_backend(self.account_id, self.region).queues.get(self.queue_name)
+        spec = self.core.function_spec(esm.function_arn) if esm is not None else None
+        return esm, queue, spec
+
+    def limit(self, esm: Any, spec: FunctionSpec) -> int:
+        scaling = esm.scaling_config or {}
+        limit = int(scaling.get("MaximumConcurrency") or self.engine.settings.default_sqs_concurrency)
+        if spec.reserved_concurrency is not None:
+            limit = min(limit, spec.reserved_concurrency)
+        return limit
+
+    def poll(self) -> bool:
+        esm, queue, spec = self._state()
+        if esm is None or queue is None or spec is None or not esm.enabled:
+            return False
+        limit = self.limit(esm, spec)
+        patterns = _filters(esm)
+        dispatched = False
+        sqs = self.core.sqs_backend(self.account_id, self.region)
+        while True:
+            with self._lock:
+                if self.inflight >= limit:
+                    break
+            with self.core.lock:
+                visible = len(queue.messages)
+                if visible == 0:
+                    self._window_since = None
+                    break
+                window = float(esm.max_batch_window or 0)
+                if window and visible < esm.batch_size and not self.engine.fast:
+                    now = time.monotonic()
+                    self._window_since = self._window_since or now
+                    if now - self._window_since < self.engine.delay(window):
+                        break
+                self._window_since = None
+                timeout = int(queue.visibility_timeout or 30) or 30
+                messages = sqs.receive_message(self.queue_name, esm.batch_size, 0, timeout, ["All"])
+                if not messages:
+                    break
+                records = [self._record(m, queue) for m in messages]
+                kept = [r for r in records if _matches(patterns, r, "body")]
+                for dropped in (r for r in records if r not in kept):
+                    sqs.delete_message(self.queue_name, dropped["receiptHandle"])
+            if not kept:
+                continue
+            with self._lock:
+                self.inflight += 1
+                self.held.update(r["receiptHandle"] for r in kept)
+            report_failures = "ReportBatchItemFailures" in (esm.function_response_types or [])
+            self.engine.submit(
+                lambda s=spec, r=kept, p=report_failures: self._run(s, r, p),
+                f"{spec.name} on a batch of {len(kept)} from SQS {self.queue_name}",
+            )
+            dispatched = True
+        return dispatched
+
+    def _record(self, message: Any, queue: Any) -> dict[str, Any]:
+        attributes = {
+            "ApproximateReceiveCount": str(message.approximate_receive_count),
+            "SentTimestamp": str(message.sent_timestamp),
+            "SenderId": str(message.sender_id),
+            "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp),
+        }
+        if queue.fifo_queue:
+            attributes.update(
+                {
+                    "SequenceNumber": str(message.sequence_number or ""),
+                    "MessageGroupId": str(message.group_id or ""),
+                    "MessageDeduplicationId": str(message.deduplication_id or ""),
+                }
+            )
+        message_attributes: dict[str, Any] = {}
+        for name, value in (message.message_attributes or {}).items():
+            entry: dict[str, Any] = {
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.get("DataType", "String"),
+            }
+            if "StringValue" in value:
+                entry["stringValue"] = value["StringValue"]
+            if "BinaryValue" in value:
+                binary = value["BinaryValue"]
+                entry["binaryValue"] = (
+                    base64.b64encode(binary).decode() if isinstance(binary, bytes) else binary
+                )
+            message_attributes[name] = entry
+        record = {
+            "messageId": message.id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": attributes,
+            "messageAttributes": message_attributes,
+            "md5OfBody": message.body_md5,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.region,
+        }
+        if message_attributes:
+            record["md5OfMessageAttributes"] = message.attribute_md5
+        return record
+
+    def _run(self, spec: FunctionSpec, records: list[dict[str, Any]], report_failures: bool) -> None:
+        ids = [r["messageId"] for r in records]
+        failed: set[str] = set(ids)
+        try:
+            outcome = self.core.runtime.invoke(spec, {"Records": records}, source=f"sqs:{self.queue_name}")
+            if outcome.error is None:
+                partial = _item_failures(outcome, ids) if report_failures else []
+                failed = set(ids) if partial is None else set(partial)
+        except FunctionThrottled:
+            pass
+        finally:
+            self._settle(records, failed)
+
+    def _settle(self, records: list[dict[str, Any]], failed: set[str]) -> None:
+        sqs = self.core.sqs_backend(self.account_id, self.region)
+        with self.core.lock:
+            queue = sqs.queues.get(self.queue_name)
+            for record in records:
+                if queue is None:
+                    break
+                handle = record["receiptHandle"]
+                if record["messageId"] not in failed:
+                    try:
+                        sqs.delete_message(self.queue_name, handle)
+                    except Exception:  # noqa: BLE001 - already gone (visibility expired, purged)
+                        pass
+                    continue
+                wait_s = self.engine.delay(float(queue.visibility_timeout or 0))
+                for message in queue._messages:
+                    if message.receipt_handle == handle:
+                        message.visible_at = 0.0 if wait_s == 0 else time.time() * 1000 + wait_s * 1000
+                        if wait_s == 0:
+                            queue.pending_messages.discard(message)
+                        break
+        with self._lock:
+            self.inflight -= 1
+            self.held.difference_update(r["receiptHandle"] for r in records)
+
+    def pending(self) -> list[str]:
+        esm, queue, spec = self._state()
+        if esm is None or queue is None or spec is None or not esm.enabled or self.limit(esm, spec) == 0:
+            return []
+        with self.core.lock:
+            count = len(queue._messages)
+        return [f"SQS {self.queue_name}: {count} message(s) for {spec.name}"] if count else []
+
+    def fast_forward(self) -> bool:
+        """Make messages this poller does not hold visible now (skip visibility timeouts, delays)."""
+        esm, queue, spec = self._state()
+        if esm is None or queue is None or spec is None or not esm.enabled or self.limit(esm, spec) == 0:
+            return False
+        changed = False
+        with self.core.lock, self._lock:
+            for message in queue._messages:
+                if message.receipt_handle in self.held:
+                    continue
+                if not message.visible or message.delayed:
+                    message.visible_at = 0.0
+                    message.delayed_until = 0.0
+                    queue.pending_messages.discard(message)
+                    changed = True
+        return changed
+
+
+@dataclass
+class _Record:
+    seq: int
+    arrival: float
+    payload: dict[str, Any]
+
+
+@dataclass
+class _Batch:
+    records: list[_Record]
+    attempts: int = 0
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    position: int
+    work: deque[_Batch] = field(default_factory=deque)
+    read_end: int = 0
+    inflight: bool = False
+    next_try: float = 0.0
+    window_start: float | None = None
+    window_state: Any = field(default_factory=dict)
+
+
+class StreamPoller:
+    """Polls one Kinesis or DynamoDB stream event source mapping, shard by shard, in order."""
+
+    def __init__(self, engine: Engine, esm: Any) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self.uuid: str = esm.uuid
+        self.stream_arn: str = esm.event_source_arn
+        parts = self.stream_arn.split(":")
+        self.kind = parts[2]
+        self.region, self.account_id = parts[3], parts[4]
+        self.shards: dict[str, _Shard] = {}
+        self._lock = threading.Lock()
+        self._started: dict[str, int] = dict(getattr(esm, "local_cloud_start", {}) or {})
+        self._start_kind = (esm.starting_position or "TRIM_HORIZON").upper()
+        self._start_time = esm.starting_position_timestamp
+
+    # -- reading the source (under the backend lock) ---------------------------------------------
+
+    def _source_shards(self) -> dict[str, list[_Record]]:
+        """All records of every shard, oldest first (moto keeps them all in memory)."""
+        if self.kind == "kinesis":
+            backend = self.core.kinesis_backend(self.account_id, self.region)
+            stream = next((s for s in backend.streams.values() if s.arn == self.stream_arn), None)
+            if stream is None:
+                return {}
+            shards: dict[str, list[_Record]] = {}
+            for shard in stream.shards.values():
+                shards[shard.shard_id] = [
+                    _Record(seq, record.created_at, self._kinesis_payload(shard.shard_id, record))
+                    for seq, record in shard.records.items()
+                ]
+            return shards
+        table = self.core.stream_table(self.account_id, self.region, self.stream_arn)
+        if table is None or table.stream_shard is None:
+            return {}
+        records = []
+        for item in table.stream_shard.items:
+            payload = self._dynamodb_payload(item.record)
+            records.append(_Record(int(payload["dynamodb"]["SequenceNumber"]), payload["dynamodb"]["ApproximateCreationDateTime"], payload))
+        return {table.stream_shard.id: records}
+
+    def _kinesis_payload(self, shard_id: str, record: Any) -> dict[str, Any]:
+        return {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": record.partition_key,
+                "sequenceNumber": str(record.sequence_number),
+                "data": record.data,
+                "approximateArrivalTimestamp": round(record.created_at, 3),
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard_id}:{record.sequence_number}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": self._role,
+            "awsRegion": self.region,
+            "eventSourceARN": self.stream_arn,
+        }
+
+    def _dynamodb_payload(self, raw: dict[str, Any]) -> dict[str, Any]:
+        record = json.loads(json.dumps(raw, default=str))
+        created = raw["dynamodb"].get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            aware = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+            record["dynamodb"]["ApproximateCreationDateTime"] = aware.timestamp()
+        else:
+            record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+        record["eventVersion"] = "1.1"
+        record["awsRegion"] = self.region
+        record["eventSourceARN"] = self.stream_arn
+        return record
+
+    # -- polling ---------------------------------------------------------------------------------
+
+    _role = ""
+
+    def _esm(self) -> Any:
+        with self.core.lock:
+            return self.core.lambda_backend(self.account_id, self.region).get_event_source_mapping(self.uuid)
+
+    def _initial_position(self, shard_id: str, records: list[_Record]) -> int:
+        if shard_id in self._started:
+            return self._started[shard_id]
+        if self._start_kind == "LATEST":
+            return records[-1].seq if records else -1
+        if self._start_kind == "AT_TIMESTAMP" and self._start_time:
+            stamp = float(self._start_time.timestamp() if isinstance(self._start_time, datetime) else self._start_time)
+            older = [r.seq for r in records if r.arrival < stamp]
+            return older[-1] if older else -1
+        return -1
+
+    def poll(self) -> bool:
+        esm = self._esm()
+        if esm is None or not esm.enabled:
+            return False
+        spec = self.core.function_spec(esm.function_arn)
+        if spec is None:
+            return False
+        self._role = spec.role
+        with self.core.lock:
+            source = self._source_shards()
+        dispatched = False
+        now = time.time()
+        for shard_id, records in source.items():
+            with self._lock:
+                shard = self.shards.get(shard_id)
+                if shard is None:
+                    shard = _Shard(shard_id, self._initial_position(shard_id, records))
+                    self.shards[shard_id] = shard
+                if shard.inflight or (shard.next_try > now and not self.engine.fast):
+                    continue
+                if self._schedule(esm, spec, shard, records):
+                    dispatched = True
+        return dispatched
+
+    def _window(self, esm: Any, arrival: float) -> float:
+        size = float(esm.tumbling_window)
+        return math.floor(arrival / size) * size
+
+    def _schedule(self, esm: Any, spec: FunctionSpec, shard: _Shard, records: list[_Record]) -> bool:
+        unread = [r for r in records if r.seq > shard.position]
+        tumbling = bool(esm.tumbling_window)
+        if not shard.work:
+            if tumbling and shard.window_start is not None:
+                in_window = [r for r in unread if self._window(esm, r.arrival) == shard.window_start]
+                later = len(unread) > len(in_window)
+                if not in_window and (
+                    self.engine.fast or later or time.time() >= shard.window_start + float(esm.tumbling_window)
+                ):
+                    self._start(spec, shard, esm, _Batch([]), final=True)
+                    return True
+                unread = in_window
+            if not unread:
+                return False
+            if tumbling:
+                first_window = self._window(esm, unread[0].arrival)
+                unread = [r for r in unread if self._window(esm, r.arrival) == first_window]
+                shard.window_start = first_window
+            batch = unread[: int(esm.batch_size)]
+            window = float(esm.max_batch_window or 0)
+            if window and len(batch) < int(esm.batch_size) and not self.engine.fast:
+                if time.time() - batch[0].arrival < self.engine.delay(window):
+                    return False
+            shard.work.append(_Batch(batch))
+            shard.read_end = batch[-1].seq
+        head = shard.work[0]
+        max_age = int(esm.max_record_age) if esm.max_record_age not in (None, -1) else None
+        if max_age is not None and head.records:
+            cutoff = time.time() - max_age
+            expired = [r for r in head.records if r.arrival < cutoff]
+            if expired:
+                self._send_failure(esm, spec, shard, _Batch(expired, head.attempts), "RecordAgeExceeded", None)
+                head.records = [r for r in head.records if r.arrival >= cutoff]
+                if not head.records:
+                    self._done(shard)
+                    return True
+        self._start(spec, shard, esm, head, final=False)
+        return True
+
+    def _start(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, *, final: bool) -> None:
+        shard.inflight = True
+        label = "final window invoke" if final else f"batch of {len(batch.records)}"
+        self.engine.submit(
+            lambda: self._run(spec, shard, esm, batch, final),
+            f"{spec.name} on a {label} from {self.kind} shard {shard.shard_id}",
+        )
+
+    def _event(self, esm: Any, shard: _Shard, batch: _Batch, final: bool) -> dict[str, Any]:
+        event: dict[str, Any] = {"Records": [r.payload for r in batch.records]}
+        if esm.tumbling_window and shard.window_start is not None:
+            start = shard.window_start
+            event.update(
+                {
+                    "window": {"start": iso_now(start), "end": iso_now(start + float(esm.tumbling_window))},
+                    "state": shard.window_state,
+                    "shardId": shard.shard_id,
+                    "eventSourceARN": self.stream_arn,
+                    "isFinalInvokeForWindow": final,
+                    "isWindowTerminatedEarly": False,
+                }
+            )
+        return event
+
+    def _run(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, final: bool) -> None:
+        try:
+            self._process(spec, shard, esm, batch, final)
+        finally:
+            with self._lock:
+                shard.inflight = False
+
+    def _process(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, final: bool) -> None:
+        try:
+            outcome = self.core.runtime.invoke(
+                spec, self._event(esm, shard, batch, final), source=f"{self.kind}:{self.stream_arn.split('/')[1]}"
+            )
+        except FunctionThrottled:
+            shard.next_try = time.time() + self.engine.delay(1.0)
+            return
+        if final:
+            if outcome.ok or self._exhausted(esm, batch):
+                shard.window_start = None
+                shard.window_state = {}
+            else:
+                shard.next_try = time.time() + self.engine.delay(1.0)
+            return
+        failing: _Batch | None = None
+        if outcome.error is not None:
+            failing = batch
+        elif "ReportBatchItemFailures" in (esm.function_response_types or []):
+            ids = [self._identifier(r) for r in batch.records]
+            failures = _item_failures(outcome, ids)
+            if failures is None:
+                failing = batch
+            elif failures:
+                first = min(ids.index(i) for i in failures)
+                failing = _Batch(batch.records[first:], batch.attempts)
+        if failing is None:
+            if esm.tumbling_window and isinstance(outcome.result, dict) and "state" in outcome.result:
+                shard.window_state = outcome.result["state"]
+            shard.work.popleft()
+            if not shard.work:
+                self._done(shard)
+            return
+        shard.work.popleft()
+        if esm.bisect_on_error and len(failing.records) > 1:
+            middle = len(failing.records) // 2
+            shard.work.appendleft(_Batch(failing.records[middle:], failing.attempts))
+            shard.work.appendleft(_Batch(failing.records[:middle], failing.attempts))
+            return
+        failing.attempts += 1
+        if self._exhausted(esm, failing):
+            self._send_failure(esm, spec, shard, failing, "RetryAttemptsExhausted", outcome)
+            if not shard.work:
+                self._done(shard)
+            return
+        shard.work.appendleft(failing)
+        shard.next_try = time.time() + self.engine.delay(min(1.0 * failing.attempts, 5.0))
+
+    @staticmethod
+    def _exhausted(esm: Any, batch: _Batch) -> bool:
+        limit = esm.max_retry_attempts
+        return limit is not None and int(limit) >= 0 and batch.attempts > int(limit)
+
+    def _identifier(self, record: _Record) -> str:
+        if self.kind == "kinesis":
+            return str(record.payload["kinesis"]["sequenceNumber"])
+        return str(record.payload["dynamodb"]["SequenceNumber"])
+
+    @staticmethod
+    def _done(shard: _Shard) -> None:
+        shard.position = max(shard.position, shard.read_end)
+
+    def _send_failure(
+        self, esm: Any, spec: FunctionSpec, shard: _Shard, batch: _Batch, condition: str, outcome: InvokeOutcome | None
+    ) -> None:
+        destination = ((esm.destination_config or {}).get("OnFailure") or {}).get("Destination")
+        if not destination or not batch.records:
+            return
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if outcome is not None and outcome.error is not None:
+            response["functionError"] = "Unhandled"
+        info_key = "KinesisBatchInfo" if self.kind == "kinesis" else "DDBStreamBatchInfo"
+        record = {
+            "requestContext": {
+                "requestId": outcome.request_id if outcome else "",
+                "functionArn": spec.arn,
+                "condition": condition,
+                "approximateInvokeCount": batch.attempts,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": iso_now(),
+            info_key: {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": self._identifier(batch.records[0]),
+                "endSequenceNumber": self._identifier(batch.records[-1]),
+                "approximateArrivalOfFirstRecord": iso_now(batch.records[0].arrival),
+                "approximateArrivalOfLastRecord": iso_now(batch.records[-1].arrival),
+                "batchSize": len(batch.records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        self.core.deliver(destination, record)
+
+    def pending(self) -> list[str]:
+        esm = self._esm()
+        if esm is None or not esm.enabled:
+            return []
+        with self.core.lock:
+            source = self._source_shards()
+        out = []
+        with self._lock:
+            for shard_id, records in source.items():
+                shard = self.shards.get(shard_id)
+                position = shard.position if shard else self._initial_position(shard_id, records)
+                unread = sum(1 for r in records if r.seq > position)
+                if unread or (shard and (shard.work or shard.inflight or shard.window_start is not None)):
+                    retries = f", retrying attempt {shard.work[0].attempts}" if shard and shard.work else ""
+                    out.append(f"{self.kind} {self.stream_arn} shard {shard_id}: {unread} unprocessed record(s){retries}")
+        return out
+
+
+class PollerSet:
+    """Keeps one poller per enabled event source mapping in every moto Lambda backend."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self._pollers: dict[str, SqsPoller | StreamPoller] = {}
+
+    def _sync(self) -> list[SqsPoller | StreamPoller]:
+        with self.core.lock:
+            mappings = list(self.core.event_source_mappings())
+        seen = set()
+        for esm in mappings:
+            seen.add(esm.uuid)
+            if esm.uuid in self._pollers:
+                continue
+            service = esm.event_source_arn.split(":")[2]
+            if service == "sqs":
+                self._pollers[esm.uuid] = SqsPoller(self.engine, esm)
+            elif service in ("kinesis", "dynamodb"):
+                self._pollers[esm.uuid] = StreamPoller(self.engine, esm)
+        for gone in set(self._pollers) - seen:
+            del self._pollers[gone]
+        return list(self._pollers.values())
+
+    def poll(self) -> bool:
+        dispatched = False
+        for poller in self._sync():
+            if poller.poll():
+                dispatched = True
+        return dispatched
+
+    def pending(self) -> list[str]:
+        return [line for poller in self._sync() for line in poller.pending()]
+
+    def fast_forward(self) -> bool:
+        changed = False
+        for poller in self._sync():
+            if isinstance(poller, SqsPoller) and poller.fast_forward():
+                changed = True
+        return changed

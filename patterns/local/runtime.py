@@ -1,0 +1,628 @@
+"""The in-process Lambda runtime: deployed zips run as Python code in this process.
+
+moto can only run Lambda code in Docker, which these machines do not have. Here a function's zip
+is unpacked once per code hash, its handler module imported from that folder and kept warm, and
+each invocation calls it with the event and a context object, with the function's environment in
+a per-thread overlay (see isolation.py). Modules of different functions never meet in
+``sys.modules``: after loading, every module imported from the function's folder is moved into the
+function's own cache, so two functions can both have an ``app.py`` and a ``models.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .isolation import sandbox
+
+#: Environment variables the Lambda service sets and a user cannot override.
+RESERVED_ENV = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "_HANDLER",
+)
+
+
+class FunctionThrottled(Exception):
+    """The function is already running at its reserved concurrency."""
+
+    def __init__(self, function_name: str, limit: int) -> None:
+        super().__init__(f"Rate Exceeded: {function_name} is at its reserved concurrency ({limit})")
+        self.function_name = function_name
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of a handler, as recorded in the journal."""
+
+    function_name: str
+    function_arn: str
+    request_id: str
+    source: str
+    event: Any
+    result: Any
+    error: dict[str, Any] | None
+    started_at: float
+    ended_at: float
+    thread: str
+    logs: str
+    throttled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.throttled
+
+    @property
+    def duration(self) -> float:
+        return self.ended_at - self.started_at
+
+
+class Journal:
+    """Every invocation, in the order they finished; safe to read while handlers run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[Invocation] = []
+
+    def record(self, invocation: Invocation) -> None:
+        with self._lock:
+            self._entries.append(invocation)
+
+    def entries(self, function_name: str | None = None) -> list[Invocation]:
+        with self._lock:
+            entries = list(self._entries)
+        if function_name is None:
+            return entries
+        return [e for e in entries if e.function_name == function_name]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class InvokeOutcome:
+    """What one invocation produced; ``error`` is the Lambda error shape when the handler failed."""
+
+    request_id: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    logs: str = ""
+    throttled: bool = False
+    executed_version: str = "$LATEST"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.throttled
+
+    def payload_json(self) -> str:
+        return json.dumps(self.error if self.error is not None else self.result)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A consistent snapshot of a moto function, taken under the backend lock."""
+
+    name: str
+    arn: str
+    account_id: str
+    region: str
+    version: str
+    handler: str
+    runtime: str
+    package_type: str
+    code_sha: str
+    code_bytes: bytes
+    env: Mapping[str, str]
+    timeout: float
+    memory: int
+    log_group: str
+    reserved_concurrency: int | None
+    role: str
+
+    @classmethod
+    def from_moto(cls, fn: Any) -> FunctionSpec:
+        extra: Mapping[str, Any] = getattr(fn, "local_cloud_props", None) or {}
+        logging_config = extra.get("LoggingConfig") or {}
+        reserved = fn.reserved_concurrency
+        return cls(
+            name=fn.function_name,
+            arn=f"arn:aws:lambda:{fn.region}:{fn.account_id}:function:{fn.function_name}",
+            account_id=fn.account_id,
+            region=fn.region,
+            version=str(fn.version),
+            handler=fn.handler or "",
+            runtime=fn.run_time or "",
+            package_type=fn.package_type or "Zip",
+            code_sha=getattr(fn, "code_sha_256", "") or "",
+            code_bytes=getattr(fn, "code_bytes", b"") or b"",
+            env={str(k): str(v) for k, v in (fn.environment_vars or {}).items()},
+            timeout=float(fn.timeout or 3),
+            memory=int(fn.memory_size or 128),
+            log_group=logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}",
+            reserved_concurrency=None if reserved in (None, "") else int(reserved),
+            role=fn.role or "",
+        )
+
+
+class LambdaContext:
+    """The context object handlers receive, with the attributes of the Python Lambda runtime."""
+
+    def __init__(self, spec: FunctionSpec, request_id: str, log_stream: str) -> None:
+        self.function_name = spec.name
+        self.function_version = spec.version
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = spec.memory
+        self.aws_request_id = request_id
+        self.log_group_name = spec.log_group
+        self.log_stream_name = log_stream
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class _Sandbox:
+    """One warm copy of a function's code: its handler and the modules imported from its folder."""
+
+    folder: Path
+    handler: Callable[[Any, Any], Any]
+    modules: dict[str, ModuleType]
+    provided: frozenset[str]
+    log_stream: str
+    init_logs: str = ""
+    uses: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_current = threading.local()
+
+
+class _CachedModuleLoader(importlib.abc.Loader):
+    """Hands back a module the function already loaded, for imports made at call time."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return self.module
+
+    def exec_module(self, module: ModuleType) -> None:
+        return None
+
+
+class _SandboxFinder(importlib.abc.MetaPathFinder):
+    """Resolves imports made while a handler runs against that handler's folder and module cache."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        box: _Sandbox | None = getattr(_current, "sandbox", None)
+        if box is None or fullname.split(".")[0] not in box.provided:
+            return None
+        cached = box.modules.get(fullname)
+        if cached is not None:
+            is_package = hasattr(cached, "__path__")
+            return importlib.util.spec_from_loader(
+                fullname, _CachedModuleLoader(cached), is_package=is_package
+            )
+        if path is None:
+            return importlib.machinery.PathFinder.find_spec(fullname, [str(box.folder)])
+        return None
+
+
+def _inside(module: ModuleType | None, folder: str) -> bool:
+    if module is None:
+        return False
+    file = getattr(module, "__file__", None)
+    if file:
+        return os.path.abspath(file).startswith(folder)
+    return any(str(p).startswith(folder) for p in getattr(module, "__path__", []) or [])
+
+
+def _top_level_names(folder: Path) -> frozenset[str]:
+    names = set()
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.name.startswith((".", "__")) and "-" not in entry.name:
+            names.add(entry.name)
+        elif entry.suffix in (".py", ".pyc", ".so") and entry.stem != "__init__":
+            names.add(entry.stem.split(".")[0])
+    return frozenset(names)
+
+
+def _error_shape(exc: BaseException, request_id: str, *, skip_frames: int = 0) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)[skip_frames:]
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+class CodeCache:
+    """Unpacks function zips once per code hash into a folder the local cloud owns."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+
+    def folder(self, code_sha: str, code_bytes: bytes) -> Path:
+        key = hashlib.sha256(code_sha.encode() or code_bytes).hexdigest()[:20]
+        target = self.root / key
+        if target.is_dir():
+            return target
+        with self._lock:
+            if target.is_dir():
+                return target
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = self.root / f".{key}.{uuid.uuid4().hex}"
+            with zipfile.ZipFile(io.BytesIO(code_bytes)) as archive:
+                archive.extractall(staging)
+            staging.rename(target)
+        return target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+#: Loading a handler touches sys.path and sys.modules; one function at a time.
+_IMPORT_LOCK = threading.RLock()
+
+
+class LambdaRuntime:
+    """Runs functions in-process and keeps the books: journal, logs, concurrency."""
+
+    def __init__(
+        self,
+        *,
+        code_cache: CodeCache,
+        journal: Journal,
+        write_logs: Callable[[FunctionSpec, str, list[str]], None],
+        release_backend: Callable[[], Any],
+        extra_env: Callable[[], Mapping[str, str]],
+    ) -> None:
+        self._code = code_cache
+        self._journal = journal
+        self._write_logs = write_logs
+        self._release_backend = release_backend
+        self._extra_env = extra_env
+        self._sandboxes: dict[tuple[str, ...], _Sandbox] = {}
+        self._sandbox_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._inflight: dict[str, int] = {}
+        self._max_seen: dict[str, int] = {}
+        self._finder = _SandboxFinder()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        if self._finder not in sys.meta_path:
+            sys.meta_path.insert(0, self._finder)
+
+    def uninstall(self) -> None:
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        self._sandboxes.clear()
+
+    # -- concurrency -----------------------------------------------------------------------------
+
+    def inflight(self, function_name: str) -> int:
+        with self._count_lock:
+            return self._inflight.get(function_name, 0)
+
+    def max_concurrency(self, function_name: str) -> int:
+        with self._count_lock:
+            return self._max_seen.get(function_name, 0)
+
+    def has_capacity(self, spec: FunctionSpec) -> bool:
+        if spec.reserved_concurrency is None:
+            return True
+        return self.inflight(spec.name) < spec.reserved_concurrency
+
+    def _acquire(self, spec: FunctionSpec) -> None:
+        with self._count_lock:
+            running = self._inflight.get(spec.name, 0)
+            limit = spec.reserved_concurrency
+            if limit is not None and running >= limit:
+                raise FunctionThrottled(spec.name, limit)
+            self._inflight[spec.name] = running + 1
+            self._max_seen[spec.name] = max(self._max_seen.get(spec.name, 0), running + 1)
+
+    def _release(self, spec: FunctionSpec) -> None:
+        with self._count_lock:
+            self._inflight[spec.name] = self._inflight.get(spec.name, 1) - 1
+
+    # -- invocation ------------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        event: Any,
+        *,
+        source: str,
+        request_id: str | None = None,
+    ) -> InvokeOutcome:
+        """Run the handler once; raises FunctionThrottled when over reserved concurrency."""
+        request_id = request_id or str(uuid.uuid4())
+        if isinstance(event, str) and event == "{}":
+            event = {}
+        try:
+            event = json.loads(json.dumps(event))
+        except (TypeError, ValueError):
+            pass
+        try:
+            self._acquire(spec)
+        except FunctionThrottled:
+            now = time.time()
+            self._journal.record(
+                Invocation(
+                    function_name=spec.name,
+                    function_arn=spec.arn,
+                    request_id=request_id,
+                    source=source,
+                    event=event,
+                    result=None,
+                    error=None,
+                    started_at=now,
+                    ended_at=now,
+                    thread=threading.current_thread().name,
+                    logs="",
+                    throttled=True,
+                )
+            )
+            raise
+        started = time.time()
+        try:
+            with self._release_backend():
+                outcome, log_stream, lines = self._run(spec, event, request_id)
+        finally:
+            self._release(spec)
+        ended = time.time()
+        duration_ms = (ended - started) * 1000
+        report = [
+            f"START RequestId: {request_id} Version: {spec.version}",
+            *lines,
+            f"END RequestId: {request_id}",
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {spec.memory} MB\t"
+            "Max Memory Used: 0 MB",
+        ]
+        self._write_logs(spec, log_stream, report)
+        outcome.logs = "\n".join(report)
+        self._journal.record(
+            Invocation(
+                function_name=spec.name,
+                function_arn=spec.arn,
+                request_id=request_id,
+                source=source,
+                event=event,
+                result=outcome.result,
+                error=outcome.error,
+                started_at=started,
+                ended_at=ended,
+                thread=threading.current_thread().name,
+                logs=outcome.logs,
+            )
+        )
+        return outcome
+
+    def _environment(self, spec: FunctionSpec, folder: Path | None, log_stream: str) -> dict[str, str]:
+        env = dict(spec.env)
+        env.update(
+            {
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+                "_HANDLER": spec.handler,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        if folder is not None:
+            env["LAMBDA_TASK_ROOT"] = str(folder)
+        env.update(self._extra_env())
+        return env
+
+    def _run(self, spec: FunctionSpec, event: Any, request_id: str) -> tuple[InvokeOutcome, str, list[str]]:
+        outcome = InvokeOutcome(request_id=request_id, executed_version=spec.version)
+        if not spec.runtime.startswith("python") or spec.package_type != "Zip":
+            kind = spec.runtime or spec.package_type
+            outcome.error = {
+                "errorMessage": (
+                    f"The local cloud runs Python zip functions only; {spec.name} uses {kind}"
+                ),
+                "errorType": "Runtime.UnsupportedLocally",
+                "requestId": request_id,
+                "stackTrace": [],
+            }
+            return outcome, self._stream_name(), []
+        box, init_error = self._sandbox(spec, request_id)
+        if box is None:
+            assert init_error is not None
+            outcome.error = init_error[0]
+            return outcome, self._stream_name(), init_error[1].splitlines()
+        context = LambdaContext(spec, request_id, box.log_stream)
+        init_lines = box.init_logs.splitlines() if box.uses == 0 else []
+        box.uses += 1
+        env = self._environment(spec, box.folder, box.log_stream)
+        modules_before = len(sys.modules)
+        started = time.monotonic()
+        with sandbox(env, request_id) as capture:
+            _current.sandbox = box
+            try:
+                result = box.handler(event, context)
+                try:
+                    outcome.result = json.loads(json.dumps(result))
+                except (TypeError, ValueError) as exc:
+                    outcome.error = {
+                        "errorMessage": f"Unable to marshal response: {exc}",
+                        "errorType": "Runtime.MarshalError",
+                        "requestId": request_id,
+                        "stackTrace": [],
+                    }
+            except Exception as exc:  # noqa: BLE001 - any handler exception is a function error
+                outcome.error = _error_shape(exc, request_id, skip_frames=1)
+                capture.write(
+                    f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n"
+                    + "".join(outcome.error["stackTrace"])
+                )
+            finally:
+                _current.sandbox = None
+        elapsed = time.monotonic() - started
+        if elapsed > spec.timeout:
+            # Threads cannot be killed: the call ran to its end, but AWS would have stopped it,
+            # so the caller sees the timeout and the warm sandbox is thrown away.
+            outcome.result = None
+            outcome.error = {
+                "errorMessage": f"Task timed out after {spec.timeout:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
+                "requestId": request_id,
+                "stackTrace": [],
+            }
+            self._discard(spec)
+        if len(sys.modules) != modules_before:
+            self._adopt_new_modules(box)
+        return outcome, box.log_stream, init_lines + capture.getvalue().splitlines()
+
+    @staticmethod
+    def _stream_name() -> str:
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        return f"{day}/[$LATEST]{uuid.uuid4().hex}"
+
+    def _key(self, spec: FunctionSpec) -> tuple[str, ...]:
+        env_hash = hashlib.sha256(json.dumps(dict(spec.env), sort_keys=True).encode()).hexdigest()
+        return (spec.arn, spec.code_sha, spec.handler, env_hash)
+
+    def _discard(self, spec: FunctionSpec) -> None:
+        with self._sandbox_lock:
+            self._sandboxes.pop(self._key(spec), None)
+
+    def _sandbox(
+        self, spec: FunctionSpec, request_id: str
+    ) -> tuple[_Sandbox | None, tuple[dict[str, Any], str] | None]:
+        key = self._key(spec)
+        box = self._sandboxes.get(key)
+        if box is not None:
+            return box, None
+        with _IMPORT_LOCK:
+            box = self._sandboxes.get(key)
+            if box is not None:
+                return box, None
+            if not spec.code_bytes:
+                error = {
+                    "errorMessage": f"Function {spec.name} has no code (its zip was not found)",
+                    "errorType": "Runtime.InvalidEntrypoint",
+                    "requestId": request_id,
+                    "stackTrace": [],
+                }
+                return None, (error, "")
+            folder = self._code.folder(spec.code_sha, spec.code_bytes)
+            log_stream = self._stream_name()
+            loaded = self._load(spec, folder, log_stream, request_id)
+            if isinstance(loaded, tuple):
+                return None, loaded
+            with self._sandbox_lock:
+                self._sandboxes[key] = loaded
+            return loaded, None
+
+    def _load(
+        self, spec: FunctionSpec, folder: Path, log_stream: str, request_id: str
+    ) -> _Sandbox | tuple[dict[str, Any], str]:
+        if "." not in spec.handler:
+            error = {
+                "errorMessage": f"Bad handler '{spec.handler}': not enough values to unpack",
+                "errorType": "Runtime.MalformedHandlerName",
+                "requestId": request_id,
+                "stackTrace": [],
+            }
+            return error, ""
+        module_path, function_name = spec.handler.rsplit(".", 1)
+        module_name = module_path.replace("/", ".")
+        provided = _top_level_names(folder)
+        folder_str = os.path.abspath(folder) + os.sep
+        stashed = {
+            name: sys.modules.pop(name)
+            for name in list(sys.modules)
+            if name.split(".")[0] in provided
+        }
+        sys.path.insert(0, str(folder))
+        importlib.invalidate_caches()
+        env = self._environment(spec, folder, log_stream)
+        error: dict[str, Any] | None = None
+        module: ModuleType | None = None
+        with sandbox(env, request_id) as capture:
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:  # noqa: BLE001 - an import failure is the function's error
+                error = _error_shape(exc, request_id)
+                error["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
+                error["errorType"] = "Runtime.ImportModuleError"
+            finally:
+                sys.path.remove(str(folder))
+                own = {
+                    name: sys.modules.pop(name)
+                    for name, mod in list(sys.modules.items())
+                    if _inside(mod, folder_str)
+                }
+                sys.modules.update(stashed)
+        init_logs = capture.getvalue()
+        if error is not None or module is None:
+            return error or {}, init_logs
+        handler = getattr(module, function_name, None)
+        if not callable(handler):
+            return {
+                "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+                "errorType": "Runtime.HandlerNotFound",
+                "requestId": request_id,
+                "stackTrace": [],
+            }, init_logs
+        return _Sandbox(
+            folder=folder,
+            handler=handler,
+            modules=own,
+            provided=provided,
+            log_stream=log_stream,
+            init_logs=init_logs,
+        )
+
+    @staticmethod
+    def _adopt_new_modules(box: _Sandbox) -> None:
+        """Move modules a handler imported at call time out of sys.modules into its own cache."""
+        folder_str = os.path.abspath(box.folder) + os.sep
+        with _IMPORT_LOCK:
+            for name, module in list(sys.modules.items()):
+                if _inside(module, folder_str):
+                    box.modules[name] = sys.modules.pop(name)
