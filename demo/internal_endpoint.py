@@ -72,7 +72,7 @@ def drive(ctx: DriveContext) -> DriveResult:
     accepted = call(ctx, "async", quote_request(f"{order_id}-async"))
     records = [
         r for r in receive_records(ctx, ctx.outputs["SuccessQueueUrl"], wait=20)
-        if r.get("requestContext", {}).get("requestId") == accepted.get("request_id")
+        if r.get("requestPayload", {}).get("order_id") == f"{order_id}-async"
     ]
     async_total = records[0]["responsePayload"]["total_cents"] if records else None
     sync_total = (sync.get("result") or {}).get("total_cents")

@@ -41,6 +41,7 @@ def build(scope: Construct, stack_id: str) -> Stack:
     CfnOutput(stack, "UploadsBucketName", value=pattern.uploads_bucket.bucket_name)
     CfnOutput(stack, "ThumbnailsBucketName", value=pattern.thumbnails_bucket.bucket_name)
     CfnOutput(stack, "UsersTableName", value=pattern.users_table.table_name)
+    CfnOutput(stack, "ThumbnailQueueUrl", value=pattern.thumbnail_queue.queue_url)
     CfnOutput(stack, "ThumbnailDeadLetterQueueUrl", value=pattern.thumbnail_dead_letter_queue.queue_url)
     CfnOutput(stack, "UpdateDeadLetterQueueUrl", value=pattern.update_dead_letter_queue.queue_url)
     return stack

@@ -39,7 +39,8 @@ class DecoupledMessaging(Construct):
     """A producer and a consumer joined by a queue.
 
     :param existing_queue: the queue to connect. Its redrive policy (DLQ, maxReceiveCount) is its own,
-        so ``dead_letter_queue`` is None. Must be a standard queue. Default: a new encrypted, TLS-only
+        so ``dead_letter_queue`` is None; its visibility timeout should be at least 6x the consumer's
+        timeout. Must be a standard queue. Default: a new encrypted, TLS-only
         queue with a DLQ and a visibility timeout of 6x the consumer timeout; mutually exclusive with
         ``queue_props``.
     :param queue_props: overrides for the new queue (``sqs.Queue`` props except encryption, TLS, DLQ

@@ -75,8 +75,9 @@ class QueueLoadLeveling(Construct):
         Default: ``function_options.timeout`` (10 seconds).
     :param consumer_environment: extra environment of the consumer (the default handler reads
         ``STORE_DELAY_MS``, a simulated downstream latency per request). Default: none.
-    :param existing_queue: the work queue (standard, with its own redrive policy; ``dead_letter_queue``
-        is then None). Default: a new encrypted, TLS-only queue with a DLQ; mutually exclusive with ``queue_props``.
+    :param existing_queue: the work queue (standard, with its own redrive policy and a visibility timeout
+        of at least 6x ``consumer_timeout``; ``dead_letter_queue`` is then None). Default: a new encrypted,
+        TLS-only queue with a DLQ; mutually exclusive with ``queue_props``.
     :param queue_props: overrides for the new queue (not encryption, TLS, DLQ, FIFO). Default: none.
     :param max_receive_count: deliveries before a message moves to the DLQ. Default: 5; not allowed
         with ``existing_queue``.
@@ -144,6 +145,11 @@ class QueueLoadLeveling(Construct):
             raise ValueError(
                 f"existing_queue must be a standard queue (given the FIFO queue {existing_queue.node.path}): "
                 "a FIFO queue serializes each message group and defeats the concurrency limit's purpose"
+            )
+        if status_table_props and "time_to_live_attribute" in status_table_props:
+            raise ValueError(
+                "status_table_props['time_to_live_attribute'] is set by the pattern and cannot be overridden: "
+                "the intake writes expiresAt; use status_ttl to change how long statuses are kept"
             )
         status_ttl = status_ttl or Duration.days(7)
         idempotency_ttl = idempotency_ttl or Duration.hours(1)

@@ -71,6 +71,9 @@ class SimpleWebService(Construct):
         (IAM authorization).
     :param function_options: memory, timeout, log retention... Default: core defaults.
     :param alarm_options: thresholds, alarm topic, dashboard. Default: core defaults.
+
+    Attributes: ``table``, ``function``, ``api``, ``validator``, ``model`` (the body model),
+    ``collection`` (``/items``), ``item`` (``/items/{id}``), ``alarms``, ``url``.
     """
 
     def __init__(

@@ -108,6 +108,11 @@ class StorageFirst(Construct):
         (IAM authorization).
     :param function_options: memory, timeout, log retention... of the processor. Default: core defaults.
     :param alarm_options: thresholds, alarm topic, dashboard. Default: core defaults.
+
+    Attributes: ``store``, ``api``, ``api_role`` (what API Gateway assumes), ``method``, ``resource``,
+    ``validator``, ``model``, ``queue`` or ``stream`` (the other is None), ``dead_letter_queue`` (the
+    queue's DLQ or the stream's on-failure queue; None for an ``existing_queue``), ``function`` (the
+    processor), ``table``, ``idempotency_table``, ``alarms``, ``url``.
     """
 
     def __init__(

@@ -28,7 +28,6 @@ from models import Message
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(
@@ -69,4 +68,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
+    # One processor per invocation: it holds this batch's outcomes, so it is never shared by two batches
+    # (runtimes that run concurrent invocations in one process would otherwise mix them up).
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -70,9 +70,6 @@ def forward(record: Record) -> None:
 
 def filter_step(transform: Filter) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """Turn a plain filter function into this step's SQS handler (partial batch responses)."""
-    # A batch whose every record failed still answers with its failures instead of raising: SQS treats
-    # both alike, and the function's error metric then counts crashes, not bad records.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     @idempotent_function(data_keyword_argument="record", config=idempotency, persistence_store=persistence)
     def pass_on(record: Record) -> dict[str, Any]:
@@ -91,6 +88,10 @@ def filter_step(transform: Filter) -> Callable[[dict[str, Any], LambdaContext], 
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         idempotency.register_lambda_context(context)
+        # One processor per batch: it collects the batch's failures, so it must not be shared by two
+        # batches running at once. A batch whose every record failed answers with its failures instead
+        # of raising: SQS treats both alike, and the error metric then counts crashes, not bad records.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )

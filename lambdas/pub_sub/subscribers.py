@@ -47,11 +47,6 @@ def message_of(body: str) -> str:
 
 
 def _handle(model: type[Order], view: str):
-    # A batch of only bad orders is still a handled batch: report every record instead of raising,
-    # so function errors (and their alarm) mean a broken subscriber, not bad input; the messages
-    # take the same path either way (back to the queue, then to the DLQ).
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
     def record_handler(record: SQSRecord) -> None:
         try:
             order = model.model_validate_json(message_of(record.body))
@@ -65,6 +60,11 @@ def _handle(model: type[Order], view: str):
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # A batch of only bad orders is still a handled batch: report every record instead of raising,
+        # so function errors (and their alarm) mean a broken subscriber, not bad input; the messages
+        # take the same path either way (back to the queue, then to the DLQ). One processor per
+        # invocation: it holds the batch's results, which must never mix with another batch's.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )

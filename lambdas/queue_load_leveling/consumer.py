@@ -32,7 +32,6 @@ from models import WorkItem
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
 dynamodb = boto3.client("dynamodb")
 STORE_TABLE = os.environ["STORE_TABLE_NAME"]
 STATUS_TABLE = os.environ["STATUS_TABLE_NAME"]
@@ -83,4 +82,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
+    # One processor per invocation: it holds this batch's outcomes, so it is never shared by two batches
+    # (runtimes that run concurrent invocations in one process would otherwise mix them up).
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

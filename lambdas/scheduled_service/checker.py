@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -73,13 +73,13 @@ def probe(check: Check, timeout: float = REQUEST_TIMEOUT) -> Result:
     return Result(name=check.name, url=check.url, status=status, latency_ms=latency_ms, reasons=reasons)
 
 
-def alert(result: Result, checked_at: str) -> None:
+def alert(result: Result, stamp: dict[str, str]) -> None:
     """Publish one alert for one failed check; attributes let subscribers filter by check or URL."""
     subject = "".join(ch for ch in f"Health check failed: {result.name}" if 32 <= ord(ch) < 127)[:100]
     sns.publish(
         TopicArn=ALERT_TOPIC_ARN,
         Subject=subject,
-        Message=json.dumps({**result.model_dump(), "checked_at": checked_at}),
+        Message=json.dumps({**result.model_dump(), **stamp}),
         MessageAttributes={
             "check": {"DataType": "String", "StringValue": result.name},
             "url": {"DataType": "String", "StringValue": result.url},
@@ -87,11 +87,11 @@ def alert(result: Result, checked_at: str) -> None:
     )
 
 
-def record(result: Result, checked_at: str) -> None:
+def record(result: Result, stamp: dict[str, str]) -> None:
     if results_table is None:
         return
     item: dict[str, Any] = {
-        "check": result.name, "checked_at": checked_at, "url": result.url, "ok": result.ok,
+        "check": result.name, **stamp, "url": result.url, "ok": result.ok,
         "latency_ms": result.latency_ms, "reasons": result.reasons,
         "expires_at": int(time.time()) + RESULT_TTL,
     }
@@ -100,15 +100,20 @@ def record(result: Result, checked_at: str) -> None:
     results_table.put_item(Item=item)
 
 
-def run(checks: list[Check], checked_at: str) -> list[Result]:
-    """Check every URL in parallel, then alert on each failure and record every result."""
+def run(checks: list[Check], scheduled_for: str) -> list[Result]:
+    """Check every URL in parallel, then alert on each failure and record every result.
+
+    ``checked_at`` (when the checks ran, to the millisecond) keys the recorded results;
+    ``scheduled_for`` is the time of the scheduled event that asked for the run.
+    """
+    stamp = {"checked_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "scheduled_for": scheduled_for}
     with ThreadPoolExecutor(max_workers=min(16, len(checks))) as pool:
         results = list(pool.map(probe, checks))
     for result in results:
-        record(result, checked_at)
+        record(result, stamp)
         if not result.ok:
             logger.warning("health check failed", check=result.name, url=result.url, reasons=result.reasons)
-            alert(result, checked_at)
+            alert(result, stamp)
     failed = sum(not r.ok for r in results)
     metrics.add_metric(name="ChecksRun", unit=MetricUnit.Count, value=len(results))
     metrics.add_metric(name="FailedChecks", unit=MetricUnit.Count, value=failed)
@@ -121,11 +126,11 @@ def run(checks: list[Check], checked_at: str) -> list[Result]:
 @idempotent(persistence_store=persistence, config=idempotency)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scheduled = parse(event=event, model=EventBridgeModel)
-    checked_at = scheduled.time.astimezone(UTC).isoformat()
-    results = run(CHECKS, checked_at)
+    scheduled_for = scheduled.time.astimezone(UTC).isoformat()
+    results = run(CHECKS, scheduled_for)
     return {
         "event_id": scheduled.id,
-        "checked_at": checked_at,
+        "scheduled_for": scheduled_for,
         "checked": len(results),
         "failed": [r.name for r in results if not r.ok],
         "results": [r.model_dump() for r in results],

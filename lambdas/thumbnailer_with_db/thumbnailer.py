@@ -33,9 +33,6 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# A batch whose records all fail is still a handled batch: function errors (and their alarm) then mean
-# a broken thumbnailer, not bad uploads; the messages take the same path to the DLQ either way.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 s3 = boto3.client("s3")
 UPLOAD_PREFIX = os.environ.get("UPLOAD_PREFIX", "uploads/")
 THUMBNAILS_BUCKET = os.environ["THUMBNAILS_BUCKET"]
@@ -103,4 +100,9 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
+    # A batch whose records all fail is still a handled batch (no raise): function errors and their
+    # alarm then mean a broken function, not bad uploads; failed messages go to the DLQ either way.
+    # One processor per invocation: it holds the batch's state, which must never be shared with an
+    # invocation running concurrently in the same interpreter.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

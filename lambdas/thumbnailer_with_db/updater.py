@@ -25,7 +25,6 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 s3 = boto3.client("s3")
 users = boto3.resource("dynamodb").Table(os.environ["USERS_TABLE_NAME"])
 THUMBNAIL_PREFIX = os.environ.get("THUMBNAIL_PREFIX", "thumbnails/")
@@ -93,4 +92,9 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # A batch whose records all fail is still a handled batch (no raise): function errors and their
+    # alarm then mean a broken function, not bad uploads; failed messages go to the DLQ either way.
+    # One processor per invocation: it holds the batch's state, which must never be shared with an
+    # invocation running concurrently in the same interpreter.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

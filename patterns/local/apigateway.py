@@ -45,15 +45,15 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 from . import vtl
+from .apigateway_models import install
 
-__all__ = ["FrontDoor", "LambdaInvocationError", "match_path", "rank_template"]
+__all__ = ["FrontDoor", "LambdaInvocationError", "install", "match_path", "rank_template"]
 
 _LOG = logging.getLogger(__name__)
 
 InvokeFn = Callable[[str, dict[str, Any]], Any]
 
 _LAMBDA_PATH_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
-_LAMBDA_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d+:function:[^/]+$")
 _SERVICE_URI = re.compile(
     r"^arn:[^:]+:apigateway:(?P<region>[^:]+):(?P<service>[^:]+):(?P<kind>path|action)/(?P<rest>.*)$"
 )
@@ -93,12 +93,6 @@ class _Reply:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
 
     def set_header(self, name: str, value: str) -> None:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
@@ -502,14 +496,19 @@ class FrontDoor:
 
     def invoke(self, function_arn: str, event: dict[str, Any]) -> Any:
         """Run a function synchronously; raise LambdaInvocationError on a function error."""
-        if self._invoke is not None:
-            try:
-                return self._invoke(function_arn, event)
-            except LambdaInvocationError:
-                raise
-            except Exception as exc:
-                raise LambdaInvocationError({"errorMessage": str(exc), "errorType": type(exc).__name__}) from exc
-        return self._moto_invoke(function_arn, event)
+        if self._invoke is None:
+            return self._moto_invoke(function_arn, event)
+        try:
+            return self._invoke(function_arn, event)
+        except (LambdaInvocationError, _IntegrationFailure):
+            raise
+        except Exception as exc:
+            # A function error carries the Lambda error document (the local cloud's FunctionError has
+            # it as ``error``); anything else means the function could not be invoked at all.
+            document = getattr(exc, "error", None) or getattr(exc, "payload", None)
+            if isinstance(document, dict) and "errorMessage" in document:
+                raise LambdaInvocationError(document) from exc
+            raise _IntegrationFailure(f"invoking {function_arn} failed: {type(exc).__name__}: {exc}") from exc
 
     def _moto_invoke(self, function_arn: str, event: dict[str, Any]) -> Any:
         from moto.awslambda.models import lambda_backends
@@ -520,8 +519,12 @@ class FrontDoor:
         region, account, name = parts[3], parts[4], parts[6]
         qualifier = parts[7] if len(parts) > 7 else None
         response_headers: dict[str, str] = {}
-        with self._lock:
-            payload = lambda_backends[account][region].invoke(name, qualifier, json.dumps(event), {}, response_headers)
+        try:
+            with self._lock:
+                backend = lambda_backends[account][region]
+                payload = backend.invoke(name, qualifier, json.dumps(event), {}, response_headers)
+        except Exception as exc:  # unknown function, throttled, ...: the integration cannot run
+            raise _IntegrationFailure(f"invoking {function_arn} failed: {type(exc).__name__}: {exc}") from exc
         text = payload.decode("utf-8") if isinstance(payload, bytes) else (payload or "")
         try:
             result = json.loads(text) if text else None
@@ -1144,15 +1147,23 @@ class _RestInvocation:
         return query
 
     def _mock(self, integration: Any) -> _Reply:
-        body = self._request_body(integration)
+        """MOCK: the request template's ``statusCode`` selects the integration response.
+
+        API Gateway reads it leniently: CDK's CORS preflight template is ``{ statusCode: 200 }``.
+        """
+        body = self._request_body(integration).decode("utf-8", errors="replace")
         status = 200
-        if body.strip():
+        try:
+            document = json.loads(body) if body.strip() else {}
+            found = document.get("statusCode") if isinstance(document, dict) else None
+        except ValueError:
+            match = re.search(r"[\"']?statusCode[\"']?\s*:\s*[\"']?(\d{3})", body)
+            found = match.group(1) if match else None
+        if found is not None:
             try:
-                document = json.loads(body)
-            except ValueError:
+                status = int(found)
+            except (TypeError, ValueError):
                 raise _GatewayError("API_CONFIGURATION_ERROR", 500, "Internal server error") from None
-            if isinstance(document, dict) and document.get("statusCode") is not None:
-                status = int(document["statusCode"])
         return self._integration_response(integration, str(status), (status, {}, b""))
 
     def _non_proxy(self, integration: Any, kind: str) -> _Reply:
@@ -1393,10 +1404,10 @@ def _schema_errors(api_id: str, model_name: str, schemas: dict[str, str], body: 
 def _proxy_response(result: Any) -> _Reply | None:
     """Map a REST (v1 / payload 1.0) Lambda proxy result; None when it is malformed (→ 502)."""
     allowed = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
-    if not isinstance(result, dict) or not set(result) <= allowed:
+    if not isinstance(result, dict) or not set(result) <= allowed or "statusCode" not in result:
         return None
     try:
-        status = int(result.get("statusCode", 200 if "statusCode" in result else None))  # type: ignore[arg-type]
+        status = int(result["statusCode"])
     except (TypeError, ValueError):
         return None
     body = result.get("body")
@@ -1755,6 +1766,8 @@ class _HttpInvocation:
             return expression
 
         def lookup(source: str) -> str:
+            if source == "request.body":
+                return self.request.text
             if source.startswith("request.body"):
                 try:
                     document = json.loads(self.request.text or "{}")
@@ -1789,6 +1802,9 @@ class _HttpInvocation:
             region = params.get("Region") or region
             if "MessageAttributes" in document and isinstance(document["MessageAttributes"], str):
                 document["MessageAttributes"] = json.loads(document["MessageAttributes"])
+            if service == "states":
+                # The integration's parameters are PascalCase; the Step Functions API is camelCase.
+                document = {k[:1].lower() + k[1:]: v for k, v in document.items()}
         metadata = self.door._dispatcher.metadata(service)
         headers = {
             "X-Amz-Target": f"{metadata['targetPrefix']}.{action}",

@@ -609,6 +609,46 @@ def _s3_bucket_model() -> type:
     return BucketWithNotifications
 
 
+def _sqs_queue_model() -> type:
+    from moto.sqs.models import Queue, sqs_backends
+
+    class FifoAwareQueue(Queue):  # type: ignore[misc]
+        """CloudFormation ends generated FIFO queue names in .fifo (moto does not) and updates in place."""
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            props = cloudformation_json["Properties"]
+            fifo = str(props.get("FifoQueue", "")).lower() == "true"
+            if fifo and "QueueName" not in props and not resource_name.endswith(".fifo"):
+                resource_name = f"{resource_name[:75]}.fifo"
+            return Queue.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            props = cloudformation_json["Properties"]
+            attributes = {
+                key: (json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]))
+                for key in (
+                    "VisibilityTimeout",
+                    "ReceiveMessageWaitTimeSeconds",
+                    "DelaySeconds",
+                    "MessageRetentionPeriod",
+                    "MaximumMessageSize",
+                    "RedrivePolicy",
+                )
+                if key in props
+            }
+            if attributes:
+                sqs_backends[account_id][region_name].set_queue_attributes(original_resource.name, attributes)
+            return original_resource
+
+    return FifoAwareQueue
+
+
 def _dynamodb_table_model() -> type:
     from moto.dynamodb.models import Table
 
@@ -657,6 +697,7 @@ def local_models() -> dict[str, type]:
     models["AWS::SNS::Topic"] = _sns_topic_model()
     models["AWS::S3::Bucket"] = _s3_bucket_model()
     models["AWS::DynamoDB::Table"] = _dynamodb_table_model()
+    models["AWS::SQS::Queue"] = _sqs_queue_model()
     models["AWS::CloudFormation::CustomResource"] = CustomResource
     return models
 

@@ -47,6 +47,8 @@ class _Cloud:
         self.settings = settings or Settings()
         self._want_front_door = front_door
         self._front_door: Any = None
+        #: Base URL of the HTTP front door serving API Gateway APIs, when it runs.
+        self.front_door_url: str | None = None
         #: Why there is no HTTP front door, when there is none.
         self.front_door_error: str | None = None
         self._deployer: Deployer | None = None
@@ -65,15 +67,21 @@ class _Cloud:
             return
         from .cfn import clear_model_caches
 
+        import inspect
+
         module.install()
         clear_model_caches()
-        self._front_door = module.FrontDoor(invoke=self._front_door_invoke, account_id=self.account_id, region=self.region)
-        self._front_door.start(host="127.0.0.1", port=0)
+        options: dict[str, Any] = {"invoke": self._front_door_invoke, "account_id": self.account_id, "region": self.region}
+        if "backend_lock" in inspect.signature(module.FrontDoor).parameters:
+            options["backend_lock"] = self.core.lock
+        self._front_door = module.FrontDoor(**options)
+        self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
 
     def _stop_front_door(self) -> None:
         if self._front_door is not None:
             self._front_door.stop()
             self._front_door = None
+            self.front_door_url = None
 
     def _front_door_invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         result = self.core.invoke(function, event, source="apigateway")
@@ -407,10 +415,6 @@ class LocalCloudServer(_Cloud):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-
-    @property
-    def front_door_url(self) -> str | None:
-        return None if self._front_door is None else str(getattr(self._front_door, "base_url", "")) or None
 
     def wait(self) -> None:
         """Block until stop() is called (from a signal handler, typically)."""

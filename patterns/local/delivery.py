@@ -189,14 +189,28 @@ def _transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: Any)
         }
     )
     template = str(transformer.get("InputTemplate") or "")
+    json_template = template.lstrip().startswith(("{", "["))
+
+    def in_string(position: int) -> bool:
+        quotes, escaped = 0, False
+        for char in template[:position]:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quotes += 1
+        return quotes % 2 == 1
 
     def substitute(match: re.Match[str]) -> str:
         key = match.group(1)
         if key not in values:
             return match.group(0)
         value = values[key]
+        if json_template and not in_string(match.start()):
+            return json.dumps(value)  # a bare placeholder in JSON becomes a JSON value
         if isinstance(value, str):
-            return value
+            return json.dumps(value)[1:-1] if json_template else value
         return json.dumps(value)
 
     text = re.sub(r"<([A-Za-z0-9_.\-]+)>", substitute, template)
@@ -319,7 +333,7 @@ def scheduled_event(rule: Any) -> dict[str, Any]:
 def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
     """An S3 event notification record with every field AWS sends."""
     obj: dict[str, Any] = {
-        "key": quote_plus(key.name),
+        "key": quote_plus(key.name, safe="/"),
         "size": key.size,
         "eTag": key.etag.replace('"', ""),
         "sequencer": f"{time.time_ns():016X}",

@@ -224,6 +224,7 @@ class Hooks:
     def _delivery_hooks(self) -> None:
         import moto.s3.notifications as s3_notifications
         from moto.events.models import Rule
+        from moto.s3.models import FakeBucket
         from moto.sns.models import Subscription
 
         core = self.core
@@ -240,6 +241,22 @@ class Hooks:
             bucket = event_body["Records"][0]["s3"]["bucket"]["name"]
             core.engine.invoke_async(fn_arn, event_body, source=f"s3:{bucket}")
 
+        def bucket_permission(bucket: Any, action: str, resource: str) -> Any:
+            # moto applies bucket policy statements without their conditions, so CDK's TLS-only
+            # statement ("Deny * unless aws:SecureTransport") denies everything; conditional
+            # statements cannot be evaluated locally and are left out instead.
+            from moto.iam.access_control import IAMPolicy, PermissionResult
+
+            if bucket.policy is None:
+                return PermissionResult.NEUTRAL
+            document = json.loads(bucket.policy)
+            statements = document.get("Statement", [])
+            statements = [s for s in ([statements] if isinstance(statements, dict) else statements) if "Condition" not in s]
+            if not statements:
+                return PermissionResult.NEUTRAL
+            return IAMPolicy(json.dumps({**document, "Statement": statements})).is_action_permitted(action, resource)
+
+        self.patcher.set(FakeBucket, "get_permission", bucket_permission)
         self.patcher.set(Subscription, "publish", subscription_publish)
         self.patcher.set(Rule, "send_to_targets", send_to_targets)
         self.patcher.set(s3_notifications, "_invoke_awslambda", invoke_from_s3)

@@ -35,6 +35,18 @@ class _ThreadState:
 
 
 _local = threading.local()
+#: Whether an Isolation is installed (then sandboxes re-wrap replaced stdout / stderr).
+_installed = False
+
+
+def _ensure_streams() -> None:
+    """Re-wrap sys.stdout / sys.stderr if someone (pytest's capture) replaced our wrappers."""
+    if not _installed:
+        return
+    if not isinstance(sys.stdout, _ThreadStream):
+        sys.stdout = _ThreadStream(sys.stdout)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, _ThreadStream):
+        sys.stderr = _ThreadStream(sys.stderr)  # type: ignore[assignment]
 
 
 def _state() -> _ThreadState | None:
@@ -196,16 +208,20 @@ class Isolation:
 
         threading.Thread.start = start  # type: ignore[method-assign]
         self._installed = True
+        global _installed
+        _installed = True
 
     def uninstall(self) -> None:
         if not self._installed:
             return
+        global _installed
+        _installed = False
         threading.Thread.start = self._saved_start  # type: ignore[method-assign]
         logging.getLogger().removeHandler(self._handler)
-        if isinstance(sys.stdout, _ThreadStream):
-            sys.stdout = self._saved_stdout  # type: ignore[assignment]
-        if isinstance(sys.stderr, _ThreadStream):
-            sys.stderr = self._saved_stderr  # type: ignore[assignment]
+        while isinstance(sys.stdout, _ThreadStream):
+            sys.stdout = sys.stdout.original  # type: ignore[assignment]
+        while isinstance(sys.stderr, _ThreadStream):
+            sys.stderr = sys.stderr.original  # type: ignore[assignment]
         if isinstance(os.environ, OverlayEnviron):
             os.environ = self._saved_environ
         self._installed = False
@@ -214,6 +230,7 @@ class Isolation:
 @contextmanager
 def sandbox(env: Mapping[str, str], request_id: str) -> Iterator[io.StringIO]:
     """Run the block with ``env`` over the process environment and its output captured."""
+    _ensure_streams()
     previous = _state()
     capture = io.StringIO()
     _local.state = _ThreadState(env=dict(env), capture=capture, request_id=request_id)

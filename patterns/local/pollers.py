@@ -492,6 +492,7 @@ class StreamPoller:
                 shard.next_try = time.time() + self.engine.delay(1.0)
             return
         failing: _Batch | None = None
+        partial = False
         if outcome.error is not None:
             failing = batch
         elif "ReportBatchItemFailures" in (esm.function_response_types or []):
@@ -500,8 +501,11 @@ class StreamPoller:
             if failures is None:
                 failing = batch
             elif failures:
+                # Checkpoint before the first failed record; the rest is retried as it is
+                # (with bisect on, AWS splits the batch at that record, not further).
                 first = min(ids.index(i) for i in failures)
                 failing = _Batch(batch.records[first:], batch.attempts)
+                partial = True
         if failing is None:
             if esm.tumbling_window and isinstance(outcome.result, dict) and "state" in outcome.result:
                 shard.window_state = outcome.result["state"]
@@ -510,7 +514,7 @@ class StreamPoller:
                 self._done(shard)
             return
         shard.work.popleft()
-        if esm.bisect_on_error and len(failing.records) > 1:
+        if esm.bisect_on_error and len(failing.records) > 1 and not partial:
             middle = len(failing.records) // 2
             shard.work.appendleft(_Batch(failing.records[middle:], failing.attempts))
             shard.work.appendleft(_Batch(failing.records[:middle], failing.attempts))

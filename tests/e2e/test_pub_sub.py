@@ -15,13 +15,12 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from demo import pub_sub as demo
-from demo._drive import DriveContext
 from patterns import core
 from patterns.local import LocalCloud
+from tests.e2e._local_drive import drive_context
 
 STACK = "PubSubDemo"
 SUBSCRIBERS = ("VideoWall", "Leaderboard", "Recommendations")
@@ -58,7 +57,7 @@ def order_body(order_id: str, status: str, store: str, barista: str | None) -> d
 
 @pytest.fixture(scope="module")
 def cloud(demo_app) -> Iterator[tuple[LocalCloud, Any]]:
-    with LocalCloud(background=True) as running:
+    with LocalCloud() as running:
         yield running, running.deploy(demo_app.outdir, STACK)
 
 
@@ -173,7 +172,7 @@ def test_nothing_is_lost(published) -> None:
 
 
 def test_work_queues_are_empty_after_the_run(cloud, published) -> None:
-    local, stack = cloud
+    local, _ = cloud
     sqs = local.client("sqs")
     for name in SUBSCRIBERS:
         url = local.physical_id(f"{STACK}/Orders/{name}Queue")
@@ -184,8 +183,5 @@ def test_work_queues_are_empty_after_the_run(cloud, published) -> None:
 
 
 def test_demo_drive_passes_against_the_local_cloud(cloud, published) -> None:
-    local, stack = cloud
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                    region_name=local.region)
-    result = demo.drive(DriveContext(stack_id=STACK, outputs=stack.outputs, session=session))
+    result = demo.drive(drive_context(*cloud))
     assert result.ok, result

@@ -122,11 +122,12 @@ def test_healthy_site_raises_no_alert_and_records_every_result(cloud, site) -> N
     summary = module.handler(scheduled(), Context())
     assert summary["checked"] == 2
     assert summary["failed"] == []
-    assert summary["checked_at"] == "2026-11-23T12:00:00+00:00"
+    assert summary["scheduled_for"] == "2026-11-23T12:00:00+00:00"
     assert cloud.alerts() == []
     rows = cloud.results.scan()["Items"]
     assert sorted((r["check"], r["ok"], int(r["status"])) for r in rows) == [("Health", True, 204), ("Home", True, 200)]
-    assert all(r["checked_at"] == "2026-11-23T12:00:00+00:00" and r["reasons"] == [] for r in rows)
+    assert all(r["scheduled_for"] == "2026-11-23T12:00:00+00:00" and r["reasons"] == [] for r in rows)
+    assert len({r["checked_at"] for r in rows}) == 1  # one run, one timestamp
     assert site.hits == {"/": 1, "/health": 1}
 
 
@@ -149,6 +150,7 @@ def test_each_kind_of_failure_alerts_once_naming_the_url_and_why(cloud, site, pa
     assert len(alerts) == 1
     body = alerts[0]["body"]
     assert body["url"] == failing and body["name"] == "Probe"
+    assert body["scheduled_for"] == "2026-11-23T12:00:00+00:00" and body["checked_at"].startswith("20")
     assert any(reason in r for r in body["reasons"]), body["reasons"]
     assert alerts[0]["attributes"]["url"]["StringValue"] == failing
     assert alerts[0]["attributes"]["check"]["StringValue"] == "Probe"

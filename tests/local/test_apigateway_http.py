@@ -1,4 +1,4 @@
-"""A CDK HTTP API (apigatewayv2) deployed into moto and served by the front door over real HTTP."""
+"""A CDK HTTP API (apigatewayv2) deployed into the local cloud and served by the front door over real HTTP."""
 
 from __future__ import annotations
 
@@ -6,15 +6,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 
-from patterns.local.apigateway import FrontDoor
-from patterns.local.apigateway_models import install
+from patterns.local import LocalCloud
 
-from .apigateway_fixtures import REGION, InlineLambdas, deploy, new_stack, synthesize
+from .apigateway_fixtures import REGION, events, new_stack, synthesize
 
 HANDLER = """
 import json
@@ -139,19 +136,25 @@ def template() -> dict[str, Any]:
 
 
 class Cloud:
-    def __init__(self, door: FrontDoor, outputs: dict[str, str], lambdas: InlineLambdas, pool: dict[str, str]) -> None:
-        self.door = door
+    """The deployed stack in a running local cloud."""
+
+    def __init__(self, local: LocalCloud, outputs: dict[str, str], pool: dict[str, str]) -> None:
+        self.local = local
         self.outputs = outputs
-        self.lambdas = lambdas
         self.pool = pool
-        self.api = door.url_for(outputs["ApiId"], "$default")
+        self.api = local.api_url(outputs["ApiId"], "$default")
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        return events(self.local, "FrontDoorHttp", function)
+
+    def client(self, service: str) -> Any:
+        return self.local.client(service)
 
 
 @pytest.fixture(scope="module")
 def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
-    with mock_aws():
-        install()
-        idp = boto3.client("cognito-idp", region_name=REGION)
+    with LocalCloud() as local:
+        idp = local.client("cognito-idp")
         pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
         client_id = idp.create_user_pool_client(
             UserPoolId=pool_id,
@@ -161,10 +164,8 @@ def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
         idp.admin_create_user(UserPoolId=pool_id, Username="bob", TemporaryPassword="Temp-Passw0rd!")
         idp.admin_set_user_password(UserPoolId=pool_id, Username="bob", Password="Real-Passw0rd!", Permanent=True)
         issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
-        outputs = deploy(template, "FrontDoorHttp", {"Issuer": issuer, "Audience": client_id})
-        lambdas = InlineLambdas()
-        with FrontDoor(invoke=lambdas) as door:
-            yield Cloud(door, outputs, lambdas, {"id": pool_id, "client": client_id})
+        stack = local.deploy_template(template, "FrontDoorHttp", parameters={"Issuer": issuer, "Audience": client_id})
+        yield Cloud(local, stack.outputs, {"id": pool_id, "client": client_id})
 
 
 def test_simplified_response_path_parameters_and_simple_lambda_authorizer(cloud: Cloud) -> None:
@@ -177,7 +178,7 @@ def test_simplified_response_path_parameters_and_simple_lambda_authorizer(cloud:
     assert allowed.json() == {"hello": "ann", "lambda": {"tier": "gold"}}
     assert (denied.status_code, denied.json()) == (403, {"message": "Forbidden"})
     assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"})
-    auth_event = cloud.lambdas.events_for("AuthFn")[-1]
+    auth_event = cloud.events("AuthFn")[-1]
     assert auth_event["type"] == "REQUEST"
     assert auth_event["identitySource"] == ["nope"]
     assert auth_event["routeArn"].endswith(f"{cloud.outputs['ApiId']}/$default/GET/hello/ann")
@@ -192,7 +193,7 @@ def test_payload_v2_event_and_full_response_with_cookies(cloud: Cloud) -> None:
     assert response.headers["x-echo"] == "1"
     assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
     assert response.json() == {"got": {"x": 1}, "cookies": ["session=abc", "theme=dark"], "query": {"a": "1,2"}}
-    event = cloud.lambdas.events_for("-Fn")[-1]
+    event = cloud.events("Fn")[-1]
     assert event["version"] == "2.0"
     assert event["rawQueryString"] == "a=1&a=2"
     assert event["requestContext"]["http"]["method"] == "POST"
@@ -202,7 +203,7 @@ def test_payload_v2_event_and_full_response_with_cookies(cloud: Cloud) -> None:
 
 def test_default_route_named_stage_and_payload_v1(cloud: Cloud) -> None:
     fallback = requests.get(f"{cloud.api}/any/thing", timeout=5)
-    beta = requests.get(cloud.door.url_for(cloud.outputs["ApiId"], "beta") + "/any/thing", timeout=5)
+    beta = requests.get(cloud.local.api_url(cloud.outputs["ApiId"], "beta") + "/any/thing", timeout=5)
     v1 = requests.get(f"{cloud.api}/v1", timeout=5)
 
     assert fallback.json() == {"route": "$default", "rawPath": "/any/thing", "stage": "$default"}
@@ -211,7 +212,7 @@ def test_default_route_named_stage_and_payload_v1(cloud: Cloud) -> None:
 
 
 def test_no_matching_route_is_404(cloud: Cloud) -> None:
-    bare = cloud.door.url_for(cloud.outputs["BareId"], "$default")
+    bare = cloud.local.api_url(cloud.outputs["BareId"], "$default")
 
     assert requests.get(f"{bare}/ping", timeout=5).status_code == 200
     missing = requests.get(f"{bare}/pong", timeout=5)
@@ -219,7 +220,7 @@ def test_no_matching_route_is_404(cloud: Cloud) -> None:
 
 
 def test_jwt_authorizer_accepts_moto_cognito_tokens_for_the_audience(cloud: Cloud) -> None:
-    idp = boto3.client("cognito-idp", region_name=REGION)
+    idp = cloud.client("cognito-idp")
     tokens = idp.initiate_auth(
         ClientId=cloud.pool["client"],
         AuthFlow="USER_PASSWORD_AUTH",
@@ -241,7 +242,7 @@ def test_sqs_send_message_integration_subtype(cloud: Cloud) -> None:
     response = requests.post(f"{cloud.api}/queue", json={"MessageBody": {"order": 7}}, timeout=5)
 
     assert response.status_code == 200
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = cloud.client("sqs")
     messages = sqs.receive_message(QueueUrl=cloud.outputs["QueueUrl"], MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"]) for m in messages] == [{"order": 7}]
     assert messages[0]["MessageId"] == response.json()["MessageId"]
@@ -265,7 +266,7 @@ def test_cors_preflight_and_response_headers(cloud: Cloud) -> None:
 
 
 def test_http_api_definition_is_visible_through_boto3(cloud: Cloud) -> None:
-    client = boto3.client("apigatewayv2", region_name=REGION)
+    client = cloud.client("apigatewayv2")
     api_id = cloud.outputs["ApiId"]
     routes = {r["RouteKey"]: r for r in client.get_routes(ApiId=api_id)["Items"]}
     stages = {s["StageName"] for s in client.get_stages(ApiId=api_id)["Items"]}

@@ -1,7 +1,8 @@
-"""A CDK REST API deployed into moto and served by the front door over real HTTP.
+"""A CDK REST API deployed into the local cloud and served by the front door over real HTTP.
 
-One app is synthesized per module; each test sends requests with ``requests`` and checks what a
-client and the backing services (SQS, Kinesis) see.
+One app is synthesized and deployed per module; each test sends requests with ``requests`` and
+checks what a client, the functions (the cloud's invocation journal) and the backing services
+(SQS, Kinesis) see.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 
-from patterns.local.apigateway import FrontDoor
-from patterns.local.apigateway_models import install
+from patterns.local import LocalCloud
 
-from .apigateway_fixtures import ACCOUNT, REGION, InlineLambdas, deploy, new_stack, physical_id, synthesize
+from .apigateway_fixtures import ACCOUNT, REGION, events, new_stack, physical_id, synthesize
 
 API_HANDLER = """
 import json
@@ -43,8 +41,8 @@ def get_item(item_id):
 
 @app.post("/items")
 def create_item():
-    body = {"created": app.current_event.json_body}
-    return Response(status_code=201, content_type="application/json", body=json.dumps(body), headers={"X-Created": "yes"})
+    body = json.dumps({"created": app.current_event.json_body})
+    return Response(status_code=201, content_type="application/json", body=body, headers={"X-Created": "yes"})
 
 
 @app.get("/secure")
@@ -101,6 +99,7 @@ def _build(app: Any) -> list[str]:
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_kinesis as kinesis
     from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
     from aws_cdk import aws_sqs as sqs
 
     stack = new_stack(app, "FrontDoorRest")
@@ -123,7 +122,12 @@ def _build(app: Any) -> list[str]:
         stack,
         "Shop",
         deploy_options=apigw.StageOptions(
-            stage_name="test", variables={"env": "local"}, tracing_enabled=True, throttling_rate_limit=50
+            stage_name="test",
+            variables={"env": "local"},
+            tracing_enabled=True,
+            throttling_rate_limit=50,
+            access_log_destination=apigw.LogGroupLogDestination(logs.LogGroup(stack, "AccessLogs")),
+            access_log_format=apigw.AccessLogFormat.clf(),
         ),
     )
     items = api.root.add_resource("items")
@@ -266,7 +270,12 @@ def _build(app: Any) -> list[str]:
     )
 
     proxy = apigw.LambdaRestApi(
-        stack, "Proxy", handler=api_fn, cloud_watch_role=False, deploy_options=apigw.StageOptions(stage_name="v1")
+        stack,
+        "Proxy",
+        handler=api_fn,
+        cloud_watch_role=False,
+        deploy_options=apigw.StageOptions(stage_name="v1"),
+        default_cors_preflight_options=apigw.CorsOptions(allow_origins=["https://app.example"]),
     )
     cdk.CfnOutput(stack, "ShopId", value=api.rest_api_id)
     cdk.CfnOutput(stack, "ProxyId", value=proxy.rest_api_id)
@@ -281,22 +290,26 @@ def template() -> dict[str, Any]:
 
 
 class Cloud:
-    """The deployed stack, the running front door and handles for assertions."""
+    """The deployed stack in a running local cloud, with the URLs of its two APIs."""
 
-    def __init__(self, door: FrontDoor, outputs: dict[str, str], lambdas: InlineLambdas, pool: dict[str, str]) -> None:
-        self.door = door
+    def __init__(self, local: LocalCloud, outputs: dict[str, str], pool: dict[str, str]) -> None:
+        self.local = local
         self.outputs = outputs
-        self.lambdas = lambdas
         self.pool = pool
-        self.shop = door.url_for(outputs["ShopId"], "test")
-        self.proxy = door.url_for(outputs["ProxyId"], "v1")
+        self.shop = local.api_url(outputs["ShopId"], "test")
+        self.proxy = local.api_url(outputs["ProxyId"], "v1")
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        return events(self.local, "FrontDoorRest", function)
+
+    def client(self, service: str) -> Any:
+        return self.local.client(service)
 
 
 @pytest.fixture(scope="module")
 def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
-    with mock_aws():
-        install()
-        idp = boto3.client("cognito-idp", region_name=REGION)
+    with LocalCloud() as local:
+        idp = local.client("cognito-idp")
         pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
         client_id = idp.create_user_pool_client(
             UserPoolId=pool_id,
@@ -306,10 +319,8 @@ def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
         idp.admin_create_user(UserPoolId=pool_id, Username="alice", TemporaryPassword="Temp-Passw0rd!")
         idp.admin_set_user_password(UserPoolId=pool_id, Username="alice", Password="Real-Passw0rd!", Permanent=True)
         pool_arn = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id}"
-        outputs = deploy(template, "FrontDoorRest", {"PoolArn": pool_arn})
-        lambdas = InlineLambdas()
-        with FrontDoor(invoke=lambdas) as door:
-            yield Cloud(door, outputs, lambdas, {"id": pool_id, "client": client_id})
+        stack = local.deploy_template(template, "FrontDoorRest", parameters={"PoolArn": pool_arn})
+        yield Cloud(local, stack.outputs, {"id": pool_id, "client": client_id})
 
 
 def test_lambda_proxy_event_reaches_powertools_with_path_query_stage_and_request_id(cloud: Cloud) -> None:
@@ -326,7 +337,7 @@ def test_lambda_proxy_event_reaches_powertools_with_path_query_stage_and_request
         "requestId": response.headers["x-amzn-RequestId"],
     }
     assert response.headers["X-Amzn-Trace-Id"].startswith("Root=1-")
-    event = cloud.lambdas.events_for("ApiFn")[-1]
+    event = cloud.events("ApiFn")[-1]
     assert event["path"] == "/items/42"
     assert event["pathParameters"] == {"item_id": "42"}
     assert event["multiValueQueryStringParameters"] == {"q": ["x", "y"]}
@@ -350,16 +361,29 @@ def test_greedy_proxy_resource_and_root_any_method(cloud: Cloud) -> None:
 
     assert nested.status_code == 200
     assert nested.json()["resource"] == "/{proxy+}"
-    assert cloud.lambdas.events_for("ApiFn")[-2]["pathParameters"] == {"proxy": "items/7"}
+    assert cloud.events("ApiFn")[-2]["pathParameters"] == {"proxy": "items/7"}
     assert root.status_code == 404  # Powertools' own "no route" answer: the ANY / method was invoked
-    assert cloud.lambdas.events_for("ApiFn")[-1]["httpMethod"] == "DELETE"
+    assert cloud.events("ApiFn")[-1]["httpMethod"] == "DELETE"
+
+
+def test_cors_preflight_mock_method_answers_with_its_integration_response(cloud: Cloud) -> None:
+    preflight = requests.options(
+        f"{cloud.proxy}/items/7",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+        timeout=5,
+    )
+
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Vary"] == "Origin"
 
 
 def test_unknown_resource_method_stage_and_api(cloud: Cloud) -> None:
     missing = requests.get(f"{cloud.shop}/nothing/here", timeout=5)
     wrong_method = requests.delete(f"{cloud.shop}/items/1", timeout=5)
-    wrong_stage = requests.get(cloud.door.url_for(cloud.outputs["ShopId"], "prod") + "/items/1", timeout=5)
-    wrong_api = requests.get(cloud.door.url_for("nope123456", "test") + "/items/1", timeout=5)
+    wrong_stage = requests.get(cloud.local.api_url(cloud.outputs["ShopId"], "prod") + "/items/1", timeout=5)
+    wrong_api = requests.get(cloud.local.api_url("nope123456", "test") + "/items/1", timeout=5)
 
     assert (missing.status_code, missing.json()) == (403, {"message": "Missing Authentication Token"})
     assert missing.headers["Access-Control-Allow-Origin"] == "*"  # the DEFAULT_4XX gateway response
@@ -395,7 +419,7 @@ def test_storage_first_sqs_template_validation_and_integration_response(cloud: C
     assert wrong_type.status_code == 415
     assert accepted.status_code == 202
     assert accepted.json()["requestId"] == accepted.headers["x-amzn-RequestId"]
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = cloud.client("sqs")
     messages = sqs.receive_message(
         QueueUrl=cloud.outputs["QueueUrl"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     )["Messages"]
@@ -411,7 +435,7 @@ def test_storage_first_kinesis_put_record_with_json_template(cloud: Cloud) -> No
 
     assert response.status_code == 200
     assert response.json()["shard"] == "shardId-000000000000"
-    kinesis = boto3.client("kinesis", region_name=REGION)
+    kinesis = cloud.client("kinesis")
     iterator = kinesis.get_shard_iterator(
         StreamName=cloud.outputs["StreamName"], ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
@@ -430,7 +454,7 @@ def test_mock_integration_selects_integration_response_by_status(cloud: Cloud) -
 
 
 def test_token_authorizer_policy_context_and_cache(cloud: Cloud) -> None:
-    before = len(cloud.lambdas.events_for("AuthFn"))
+    before = len(cloud.events("AuthFn"))
     no_token = requests.get(f"{cloud.shop}/secure", timeout=5)
     denied = requests.get(f"{cloud.shop}/secure", headers={"Authorization": "deny"}, timeout=5)
     failed = requests.get(f"{cloud.shop}/secure", headers={"Authorization": "fail"}, timeout=5)
@@ -448,12 +472,12 @@ def test_token_authorizer_policy_context_and_cache(cloud: Cloud) -> None:
     assert authorizer["principalId"] == "user-alice"
     assert (authorizer["tier"], authorizer["count"]) == ("gold", 3)
     # deny, fail and alice reached the function; the second alice came from the 300 s cache
-    assert len(cloud.lambdas.events_for("AuthFn")) - before == 3
-    assert cloud.lambdas.events_for("AuthFn")[-1]["methodArn"].endswith(f"{cloud.outputs['ShopId']}/test/GET/secure")
+    assert len(cloud.events("AuthFn")) - before == 3
+    assert cloud.events("AuthFn")[-1]["methodArn"].endswith(f"{cloud.outputs['ShopId']}/test/GET/secure")
 
 
 def test_cognito_user_pool_authorizer_verifies_moto_issued_tokens(cloud: Cloud) -> None:
-    idp = boto3.client("cognito-idp", region_name=REGION)
+    idp = cloud.client("cognito-idp")
     tokens = idp.initiate_auth(
         ClientId=cloud.pool["client"],
         AuthFlow="USER_PASSWORD_AUTH",
@@ -483,7 +507,7 @@ def test_api_key_required_checks_key_and_usage_plan(cloud: Cloud) -> None:
 
 
 def test_deployed_definition_is_visible_through_boto3(cloud: Cloud) -> None:
-    client = boto3.client("apigateway", region_name=REGION)
+    client = cloud.client("apigateway")
     api_id = cloud.outputs["ShopId"]
     stage = client.get_stage(restApiId=api_id, stageName="test")
     resources = {r["path"]: r for r in client.get_resources(restApiId=api_id)["items"]}
@@ -493,16 +517,17 @@ def test_deployed_definition_is_visible_through_boto3(cloud: Cloud) -> None:
     assert stage["variables"] == {"env": "local"}
     assert stage["tracingEnabled"] is True
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 50
+    assert stage["accessLogSettings"]["destinationArn"].startswith("arn:aws:logs:")
     assert method["requestModels"] == {"application/json": "Order"}
     assert method["methodIntegration"]["requestTemplates"] == {"application/json": SQS_TEMPLATE}
     assert set(method["methodIntegration"]["integrationResponses"]) == {"202", "500"}
     assert (validator["validateRequestBody"], validator["validateRequestParameters"]) == (True, True)
     assert {a["type"] for a in client.get_authorizers(restApiId=api_id)["items"]} == {"TOKEN", "COGNITO_USER_POOLS"}
-    assert physical_id("FrontDoorRest", "Shop", "AWS::ApiGateway::RestApi") == api_id
+    assert physical_id(cloud.local, "FrontDoorRest", "Shop", "AWS::ApiGateway::RestApi") == api_id
 
 
 def test_changes_to_the_deployed_api_are_served_without_restart(cloud: Cloud) -> None:
-    client = boto3.client("apigateway", region_name=REGION)
+    client = cloud.client("apigateway")
     api_id = cloud.outputs["ShopId"]
     root = next(r for r in client.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
     late = client.create_resource(restApiId=api_id, parentId=root["id"], pathPart="late")

@@ -1,5 +1,6 @@
-"""Front door features on APIs built with boto3 (no CDK synth): AWS service actions, non-proxy Lambda,
-REQUEST/IAM authorization, HTTP integrations, gateway responses, overrides, CloudFormation updates.
+"""Front door features on APIs built with boto3 in a local cloud (no CDK synth): AWS service actions,
+non-proxy Lambda, REQUEST/IAM authorization, HTTP integrations, gateway responses, overrides,
+CloudFormation updates and the default (moto Lambda backend) invoke path.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from patterns.local import LocalCloud
 from patterns.local.apigateway import FrontDoor, match_path, rank_template
 from patterns.local.apigateway_models import MODELS, install
 
-from .apigateway_fixtures import ACCOUNT, REGION, InlineLambdas
+from .apigateway_fixtures import ACCOUNT, REGION
 
 FUNCTIONS = {
     "doubler": """
@@ -34,7 +34,7 @@ def handler(event, context):
     "proxy": """
 import base64, json
 def handler(event, context):
-    if event["path"].endswith("/png"):
+    if event.get("path", "").endswith("/png"):
         return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
                 "body": base64.b64encode(b"\\x89PNG-bytes").decode()}
     return {"statusCode": 200, "body": json.dumps({"ctx": event["requestContext"], "body": event["body"],
@@ -64,12 +64,16 @@ def _zip(source: str) -> bytes:
 
 
 class Env:
-    def __init__(self, door: FrontDoor, lambdas: InlineLambdas, arns: dict[str, str], echo: str) -> None:
-        self.door = door
-        self.lambdas = lambdas
+    """A running local cloud with three functions, an echo HTTP server and helpers to build APIs."""
+
+    def __init__(self, local: LocalCloud, arns: dict[str, str], echo: str) -> None:
+        self.local = local
         self.arns = arns
         self.echo = echo
-        self.client = boto3.client("apigateway", region_name=REGION)
+        self.client = local.client("apigateway")
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        return [invocation.event for invocation in self.local.invocations(function)]
 
     def lambda_uri(self, name: str) -> str:
         return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{self.arns[name]}/invocations"
@@ -102,7 +106,7 @@ class Env:
 
     def deploy(self, api_id: str, **variables: str) -> str:
         self.client.create_deployment(restApiId=api_id, stageName="dev", variables=variables)
-        return self.door.url_for(api_id, "dev")
+        return self.local.api_url(api_id, "dev")
 
 
 def _echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -123,10 +127,9 @@ def env() -> Iterator[Env]:
     echo_thread = threading.Thread(target=echo_server.serve_forever, daemon=True)
     echo_thread.start()
     try:
-        with mock_aws():
-            install()
-            role = boto3.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-            lambda_client = boto3.client("lambda", region_name=REGION)
+        with LocalCloud() as local:
+            role = local.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            lambda_client = local.client("lambda")
             arns = {
                 name: lambda_client.create_function(
                     FunctionName=name,
@@ -137,9 +140,7 @@ def env() -> Iterator[Env]:
                 )["FunctionArn"]
                 for name, source in FUNCTIONS.items()
             }
-            lambdas = InlineLambdas()
-            with FrontDoor(invoke=lambdas) as door:
-                yield Env(door, lambdas, arns, f"http://127.0.0.1:{echo_server.server_port}")
+            yield Env(local, arns, f"http://127.0.0.1:{echo_server.server_port}")
     finally:
         echo_server.shutdown()
         echo_server.server_close()
@@ -169,7 +170,7 @@ def test_install_is_idempotent_and_wins_over_moto_models() -> None:
 
 
 def test_dynamodb_put_and_get_item_actions_with_selection_patterns(env: Env) -> None:
-    boto3.client("dynamodb", region_name=REGION).create_table(
+    env.local.client("dynamodb").create_table(
         TableName="notes",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -186,7 +187,8 @@ def test_dynamodb_put_and_get_item_actions_with_selection_patterns(env: Env) -> 
             "integrationHttpMethod": "POST",
             "uri": f"arn:aws:apigateway:{REGION}:dynamodb:action/PutItem",
             "requestTemplates": {
-                "application/json": '{"TableName": "$stageVariables.table", "Item": {"pk": {"S": "$input.path(\'$.id\')"}, '
+                "application/json": '{"TableName": "$stageVariables.table", '
+                '"Item": {"pk": {"S": "$input.path(\'$.id\')"}, '
                 '"text": {"S": "$util.escapeJavaScript($input.path(\'$.text\'))"}}}'
             },
         },
@@ -219,7 +221,9 @@ def test_dynamodb_put_and_get_item_actions_with_selection_patterns(env: Env) -> 
         [
             {
                 "statusCode": "200",
-                "responseTemplates": {"application/json": '{"text": "$util.escapeJavaScript($input.path(\'$.Item.text.S\'))"}'},
+                "responseTemplates": {
+                    "application/json": '{"text": "$util.escapeJavaScript($input.path(\'$.Item.text.S\'))"}'
+                },
             }
         ],
     )
@@ -240,16 +244,16 @@ def test_dynamodb_put_and_get_item_actions_with_selection_patterns(env: Env) -> 
 
 
 def test_sns_eventbridge_and_step_functions_actions(env: Env) -> None:
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = env.local.client("sqs")
     sink = sqs.create_queue(QueueName="sink")["QueueUrl"]
     sink_arn = sqs.get_queue_attributes(QueueUrl=sink, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns = boto3.client("sns", region_name=REGION)
+    sns = env.local.client("sns")
     topic = sns.create_topic(Name="orders")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sink_arn, Attributes={"RawMessageDelivery": "true"})
-    events = boto3.client("events", region_name=REGION)
+    events = env.local.client("events")
     events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="orders", Targets=[{"Id": "sink", "Arn": sink_arn}])
-    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn = env.local.client("stepfunctions")
     machine = sfn.create_state_machine(
         name="flow",
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
@@ -357,7 +361,7 @@ def test_lambda_non_proxy_integration_maps_errors_by_error_message(env: Env) -> 
 
     assert (ok.status_code, ok.json()) == (200, {"result": 42})
     assert (bad.status_code, bad.json()) == (422, {"error": "BadInput: n must not be negative"})
-    assert env.lambdas.events_for("doubler")[0] == {"n": 21, "id": "a1"}
+    assert env.events("doubler")[0] == {"n": 21, "id": "a1"}
 
 
 def test_request_authorizer_identity_sources_and_policy_resources(env: Env) -> None:
@@ -376,7 +380,7 @@ def test_request_authorizer_identity_sources_and_policy_resources(env: Env) -> N
     doc = env.method(api_id, docs, "{doc}", "GET", integration, **custom)
     env.method(api_id, doc, None, "POST", integration, **custom)
     url = env.deploy(api_id)
-    calls_before = len(env.lambdas.events_for("authorizer"))
+    calls_before = len(env.events("authorizer"))
 
     no_tenant = requests.get(f"{url}/docs/readme", headers={"X-User": "ann"}, timeout=5)
     allowed = requests.get(f"{url}/docs/readme?tenant=t1", headers={"X-User": "ann"}, timeout=5)
@@ -392,8 +396,8 @@ def test_request_authorizer_identity_sources_and_policy_resources(env: Env) -> N
         {"Message": "User is not authorized to access this resource"},
     )
     assert denied.status_code == 403
-    assert len(env.lambdas.events_for("authorizer")) - calls_before == 3  # TTL 0: no cache, none for 401
-    event = env.lambdas.events_for("authorizer")[-1]
+    assert len(env.events("authorizer")) - calls_before == 3  # TTL 0: no cache, none for 401
+    event = env.events("authorizer")[-1]
     assert (event["type"], event["pathParameters"], event["resource"]) == ("REQUEST", {"doc": "secret"}, "/docs/{doc}")
 
 
@@ -445,7 +449,8 @@ def test_http_and_http_proxy_integrations_with_mappings_and_overrides(env: Env) 
                 "integration.request.querystring.from": "'gateway'",
             },
             "requestTemplates": {
-                "application/json": '#set($context.requestOverride.header.X-Override = "yes"){"wrapped": $input.json(\'$\')}'
+                "application/json": '#set($context.requestOverride.header.X-Override = "yes")'
+                "{\"wrapped\": $input.json('$')}"
             },
         },
         [
@@ -526,7 +531,8 @@ def test_gateway_responses_customize_status_headers_and_body(env: Env) -> None:
         statusCode="422",
         responseParameters={"gatewayresponse.header.X-Error": "'validation'"},
         responseTemplates={
-            "application/json": '{"error": $context.error.messageString, "details": "$context.error.validationErrorString"}'
+            "application/json": '{"error": $context.error.messageString, '
+            '"details": "$context.error.validationErrorString"}'
         },
     )
     env.client.put_gateway_response(
@@ -610,12 +616,12 @@ def _template(version: str) -> dict[str, Any]:
 
 
 def test_cloudformation_create_update_and_delete_are_served(env: Env) -> None:
-    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn = env.local.client("cloudformation")
     parameters = [{"ParameterKey": "ProxyArn", "ParameterValue": env.arns["proxy"]}]
     cfn.create_stack(StackName="cfn", TemplateBody=json.dumps(_template("one")), Parameters=parameters)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="cfn")["Stacks"][0]["Outputs"]}
-    url = env.door.url_for(outputs["ApiId"], "live")
-    quick = env.door.url_for(outputs["QuickId"], "$default")
+    url = env.local.api_url(outputs["ApiId"], "live")
+    quick = env.local.api_url(outputs["QuickId"], "$default")
 
     first = requests.get(f"{url}/hello", timeout=5)
     quick_answer = requests.post(f"{quick}/any/path", data="hi", timeout=5)
@@ -632,3 +638,80 @@ def test_cloudformation_create_update_and_delete_are_served(env: Env) -> None:
     assert len(deployments) == 1  # the replaced deployment was removed by the update
     assert after_delete.status_code == 404
     assert all(api["name"] != "cfn" for api in env.client.get_rest_apis()["items"])
+
+
+def test_default_invoke_goes_through_motos_lambda_backend(env: Env) -> None:
+    """Without ``invoke`` the front door calls moto's Lambda backend, which the local cloud hooks."""
+    api_id, root = env.api("default-invoke")
+    env.method(
+        api_id,
+        root,
+        "hi",
+        "GET",
+        {"type": "AWS_PROXY", "integrationHttpMethod": "POST", "uri": env.lambda_uri("proxy")},
+    )
+    env.deploy(api_id)
+    before = len(env.events("proxy"))
+
+    with FrontDoor(backend_lock=env.local.core.lock) as door:
+        response = requests.get(door.url_for(api_id, "dev") + "/hi", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["ctx"]["resourcePath"] == "/hi"
+    assert len(env.events("proxy")) == before + 1
+
+
+def test_http_api_http_proxy_integration_and_iam_route(env: Env) -> None:
+    client = env.local.client("apigatewayv2")
+    api_id = client.create_api(Name="passthrough", ProtocolType="HTTP")["ApiId"]
+    integration = client.create_integration(
+        ApiId=api_id,
+        IntegrationType="HTTP_PROXY",
+        IntegrationMethod="ANY",
+        IntegrationUri=env.echo + "/upstream/{proxy}",
+        PayloadFormatVersion="1.0",
+    )["IntegrationId"]
+    client.create_route(
+        ApiId=api_id, RouteKey="ANY /files/{proxy+}", Target=f"integrations/{integration}", AuthorizationType="AWS_IAM"
+    )
+    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+
+    response = requests.put(f"{env.local.api_url(api_id, '$default')}/files/a/b.txt?v=2", data="content", timeout=5)
+
+    assert response.status_code == 207
+    upstream = response.json()
+    assert (upstream["method"], upstream["path"], upstream["query"], upstream["body"]) == (
+        "PUT",
+        "/upstream/a/b.txt",
+        {"v": ["2"]},
+        "content",
+    )
+
+
+def test_http_api_step_functions_subtype_maps_request_parameters(env: Env) -> None:
+    sfn = env.local.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="from-http-api",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+    )["stateMachineArn"]
+    client = env.local.client("apigatewayv2")
+    api_id = client.create_api(Name="flows", ProtocolType="HTTP")["ApiId"]
+    integration = client.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationSubtype="StepFunctions-StartExecution",
+        CredentialsArn=f"arn:aws:iam::{ACCOUNT}:role/apigw",
+        PayloadFormatVersion="1.0",
+        RequestParameters={"StateMachineArn": machine, "Input": "$request.body", "Name": "$request.header.x-run"},
+    )["IntegrationId"]
+    client.create_route(ApiId=api_id, RouteKey="POST /runs", Target=f"integrations/{integration}")
+    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+
+    response = requests.post(
+        f"{env.local.api_url(api_id, '$default')}/runs", json={"order": 1}, headers={"x-run": "run-1"}, timeout=5
+    )
+
+    assert response.status_code == 200
+    assert response.json()["executionArn"].endswith(":run-1")
+    assert json.loads(sfn.describe_execution(executionArn=response.json()["executionArn"])["input"]) == {"order": 1}

@@ -139,7 +139,10 @@ def test_escape_javascript_matches_java_string_escape_utils() -> None:
 
 
 def test_parse_json_and_comments_and_escapes() -> None:
-    template = "## a comment line\n#set($o = $util.parseJson($input.body))$o.items.get(0).tags.get(0)#* block *# \\$o #[[$raw]]#"
+    template = (
+        "## a comment line\n"
+        "#set($o = $util.parseJson($input.body))$o.items.get(0).tags.get(0)#* block *# \\$o #[[$raw]]#"
+    )
 
     assert render(template, variables()) == "a $o $raw"
 

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from patterns import core
-from patterns.queue_load_leveling import REQUEST_SCHEMA, QueueLoadLeveling
+from patterns.queue_load_leveling import QueueLoadLeveling
 from tests.conftest import new_app
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:shared-webhook"
@@ -326,11 +326,6 @@ def test_handler_code_and_entry_points_can_be_swapped(built: dict[str, Built]) -
     assert consumer["ReservedConcurrentExecutions"] == 2  # the swapped code keeps the limits
 
 
-def test_default_schema_accepts_any_non_empty_object() -> None:
-    assert REQUEST_SCHEMA.type == apigw.JsonSchemaType.OBJECT
-    assert REQUEST_SCHEMA.min_properties == 1
-
-
 # -- existing resources ----------------------------------------------------------------------------
 
 
@@ -430,6 +425,11 @@ def test_fails_if_visibility_timeout_is_shorter_than_six_consumer_timeouts(app: 
 def test_fails_if_status_table_props_change_the_key(app: App) -> None:
     with pytest.raises(ValueError, match=r"status_table_props\['partition_key'\] is set by the pattern"):
         _build(app, status_table_props={"partition_key": ddb.Attribute(name="pk", type=ddb.AttributeType.STRING)})
+
+
+def test_fails_if_status_table_props_change_the_ttl_attribute(app: App) -> None:
+    with pytest.raises(ValueError, match=r"status_table_props\['time_to_live_attribute'\] is set by the pattern"):
+        _build(app, status_table_props={"time_to_live_attribute": "ttl"})
 
 
 def test_fails_if_max_receive_count_is_zero(app: App) -> None:

@@ -96,6 +96,7 @@ def built() -> dict[str, Built]:
     )
     add("SqsOptions", max_receive_count=3, batch_size=5, queue_props={"retention_period": Duration.days(4)},
         function_options=core.FunctionOptions(timeout=Duration.seconds(20)), idempotency_ttl=Duration.minutes(10))
+    add("OnDemand", store="kinesis", stream_props={"stream_mode": kinesis.StreamMode.ON_DEMAND})
     add("KinesisOptions", store="kinesis", retry_attempts=7, batch_size=50, partition_key="$input.path('$.kind')",
         stream_props={"retention_period": Duration.hours(48)})
     for entry in stacks.values():
@@ -247,6 +248,13 @@ def test_kinesis_stream_is_encrypted_with_one_shard(built) -> None:
     assert props["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
     assert props["ShardCount"] == 1
     assert built["KinesisOptions"].one("AWS::Kinesis::Stream")["RetentionPeriodHours"] == 48
+
+
+def test_kinesis_stream_can_be_on_demand_and_stays_encrypted(built) -> None:
+    props = built["OnDemand"].one("AWS::Kinesis::Stream")
+    assert props["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert "ShardCount" not in props
+    assert props["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
 
 
 def test_kinesis_processor_bisects_retries_and_describes_failures_in_the_on_failure_queue(built) -> None:

@@ -1,0 +1,182 @@
+"""SQS event source mappings: partial batch responses, maxReceiveCount → DLQ, concurrency, FIFO order."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patterns.local import LocalCloud
+
+from .conftest import messages, python_function, synth, write_handler
+
+CONSUMER = """
+import json
+import time
+
+
+def handler(event, context):
+    failures = []
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        time.sleep(body.get("sleep", 0))
+        if body.get("poison"):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+"""
+
+RAISER = """
+import json
+
+
+def handler(event, context):
+    if any(json.loads(r["body"]).get("poison") for r in event["Records"]):
+        raise RuntimeError("poison in batch")
+"""
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sqs")
+    consumer = write_handler(root / "consumer", {"app.py": CONSUMER})
+    raiser = write_handler(root / "raiser", {"app.py": RAISER})
+
+    def build(app: Any) -> None:
+        import aws_cdk as cdk
+        from aws_cdk import aws_lambda_event_sources as sources
+        from aws_cdk import aws_sqs as sqs
+
+        stack = cdk.Stack(app, "SqsStack")
+
+        def queue(name: str, max_receive_count: int, **kwargs: Any) -> sqs.Queue:
+            dlq = sqs.Queue(stack, f"{name}Dlq", fifo=kwargs.get("fifo"))
+            created = sqs.Queue(
+                stack,
+                name,
+                visibility_timeout=cdk.Duration.seconds(60),
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+                **kwargs,
+            )
+            cdk.CfnOutput(stack, f"{name}Url", value=created.queue_url)
+            cdk.CfnOutput(stack, f"{name}DlqUrl", value=dlq.queue_url)
+            return created
+
+        partial = python_function(stack, "Partial", consumer)
+        partial.add_event_source(
+            sources.SqsEventSource(queue("PartialQueue", 3), batch_size=10, report_batch_item_failures=True)
+        )
+        raising = python_function(stack, "Raising", raiser)
+        raising.add_event_source(sources.SqsEventSource(queue("RaisingQueue", 2), batch_size=10))
+        limited = python_function(stack, "Limited", consumer, reserved_concurrent_executions=2)
+        limited.add_event_source(sources.SqsEventSource(queue("LimitedQueue", 5), batch_size=1))
+        scaled = python_function(stack, "Scaled", consumer)
+        scaled.add_event_source(sources.SqsEventSource(queue("ScaledQueue", 5), batch_size=1, max_concurrency=3))
+        ordered = python_function(stack, "Ordered", consumer)
+        ordered.add_event_source(
+            sources.SqsEventSource(queue("OrderedQueue", 5, fifo=True, content_based_deduplication=True), batch_size=3)
+        )
+
+    return synth(root / "cdk.out", build)
+
+
+def _processed_bodies(cloud: LocalCloud, function: str) -> list[dict[str, Any]]:
+    """Bodies each successful invocation handled and did not report as failed."""
+    done = []
+    for invocation in cloud.invocations(function):
+        failed = {f["itemIdentifier"] for f in (invocation.result or {}).get("batchItemFailures", [])}
+        if invocation.ok:
+            done += [json.loads(r["body"]) for r in invocation.event["Records"] if r["messageId"] not in failed]
+    return done
+
+
+def test_poison_message_goes_to_dlq_after_max_receive_count_and_the_rest_is_processed(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN a consumer with partial batch responses and a queue whose DLQ takes messages after 3 receives
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    url = stack.outputs["PartialQueueUrl"]
+    bodies = [{"n": n, "poison": n in (4, 13)} for n in range(25)]
+    for start in range(0, 25, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(b["n"]), "MessageBody": json.dumps(b)} for b in bodies[start : start + 10]],
+        )
+
+    # WHEN the poller runs until the cloud is quiet
+    cloud.drain(timeout=20)
+
+    # THEN each good message was processed exactly once, each poison message was tried 3 times
+    processed = Counter(b["n"] for b in _processed_bodies(cloud, "Partial"))
+    assert processed == Counter(n for n in range(25) if n not in (4, 13))
+    deliveries = Counter(
+        json.loads(r["body"])["n"] for i in cloud.invocations("Partial") for r in i.event["Records"]
+    )
+    assert deliveries[4] == deliveries[13] == 3
+    assert all(i.ok and len(i.event["Records"]) <= 10 for i in cloud.invocations("Partial"))
+    # AND the poison messages are in the DLQ with their receive count, the queue is empty
+    dead = messages(cloud, stack.outputs["PartialQueueDlqUrl"])
+    assert sorted(json.loads(m["Body"])["n"] for m in dead) == [4, 13]
+    assert messages(cloud, url) == []
+
+
+def test_a_function_error_fails_the_whole_batch(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a consumer without partial batch responses that raises when its batch holds a poison message
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    for n in range(5):
+        sqs.send_message(QueueUrl=stack.outputs["RaisingQueueUrl"], MessageBody=json.dumps({"n": n, "poison": n == 2}))
+
+    # WHEN drained
+    cloud.drain(timeout=20)
+
+    # THEN every message of that batch was retried with it and all five reached the DLQ (maxReceiveCount 2)
+    assert [len(i.event["Records"]) for i in cloud.invocations("Raising")] == [5, 5]
+    assert all(i.error and i.error["errorType"] == "RuntimeError" for i in cloud.invocations("Raising"))
+    dead = messages(cloud, stack.outputs["RaisingQueueDlqUrl"])
+    assert sorted(json.loads(m["Body"])["n"] for m in dead) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("function", "queue", "limit"), [("Limited", "LimitedQueueUrl", 2), ("Scaled", "ScaledQueueUrl", 3)])
+def test_consumer_never_runs_above_its_concurrency_limit(
+    cloud: LocalCloud, assembly: Path, function: str, queue: str, limit: int
+) -> None:
+    # GIVEN a slow consumer limited by reserved concurrency (2) or the mapping's maximum concurrency (3)
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    for n in range(9):
+        sqs.send_message(QueueUrl=stack.outputs[queue], MessageBody=json.dumps({"n": n, "sleep": 0.15}))
+
+    # WHEN a burst is drained
+    cloud.drain(timeout=20)
+
+    # THEN batches ran in parallel up to the limit and never above it
+    assert cloud.max_concurrency(function) == limit
+    assert sorted(b["n"] for b in _processed_bodies(cloud, function)) == list(range(9))
+
+
+def test_fifo_queue_keeps_message_group_order(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a FIFO queue with messages of two groups, interleaved
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    for n in range(10):
+        group = "a" if n % 2 else "b"
+        sqs.send_message(
+            QueueUrl=stack.outputs["OrderedQueueUrl"],
+            MessageBody=json.dumps({"n": n, "group": group}),
+            MessageGroupId=group,
+        )
+
+    # WHEN drained in batches of 3
+    cloud.drain(timeout=20)
+
+    # THEN within each group the messages were processed in the order they were sent
+    seen = _processed_bodies(cloud, "Ordered")
+    for group in ("a", "b"):
+        order = [b["n"] for b in seen if b["group"] == group]
+        assert order == sorted(order) and len(order) == 5
+    records = cloud.invocations("Ordered")[0].event["Records"]
+    assert {"MessageGroupId", "SequenceNumber", "MessageDeduplicationId"} <= set(records[0]["attributes"])
