@@ -66,15 +66,18 @@ def send(ctx: DriveContext, record_id: str, data: dict) -> None:
     )
 
 
+def plain(item: dict) -> dict:
+    """A results-table item (DynamoDB JSON) as plain JSON types; the demo's numbers are whole."""
+    deserialize = TypeDeserializer().deserialize
+    return json.loads(json.dumps({key: deserialize(value) for key, value in item.items()}, default=int))
+
+
 def result(ctx: DriveContext, record_id: str) -> dict | None:
-    """The finished record in the results table, as plain JSON types."""
+    """The finished record in the results table, if it is there."""
     item = ctx.client("dynamodb").get_item(
         TableName=ctx.outputs["ResultsTableName"], Key={"id": {"S": record_id}}, ConsistentRead=True
     ).get("Item")
-    if item is None:
-        return None
-    plain = {key: TypeDeserializer().deserialize(value) for key, value in item.items()}
-    return json.loads(json.dumps(plain, default=int))
+    return plain(item) if item else None
 
 
 def drive(ctx: DriveContext) -> DriveResult:

@@ -152,7 +152,7 @@ class Command(Construct):
             for command, versions in commands.items()
         }
         opts = function_options or core.FunctionOptions()
-        default_code = handler_code or core.handler_code("command")
+        pattern_code = core.handler_code("command")
 
         self.handlers: dict[str, dict[int, lambda_.IFunction]] = {}
         created: dict[str, lambda_.Function] = {}
@@ -169,7 +169,7 @@ class Command(Construct):
                     name = f"{_construct_name(command)}V{version}"
                     function = created[name] = core.python_function(
                         self, f"{name}Handler",
-                        code=spec.handler_code or default_code,
+                        code=spec.handler_code or handler_code or pattern_code,
                         handler=spec.handler,
                         service=command,
                         invocation="sync",
@@ -190,7 +190,7 @@ class Command(Construct):
         }
         self.router: lambda_.Function = core.python_function(
             self, "Router",
-            code=router_code or core.handler_code("command"),
+            code=router_code or pattern_code,
             handler=router_handler,
             service="command-router",
             invocation="sync",

@@ -238,6 +238,10 @@ class FanOutFanIn(Construct):
                 self.input_bucket, worker, list_bucket=True,
                 why=f"the {rendition.name} worker reads the upload named by each notification",
             )
+            core.grant_object_read(
+                self.output_bucket, worker, f"*/{rendition.file_name}", list_bucket=True,
+                why=f"the {rendition.name} worker checks whether a redelivered upload's rendition exists",
+            )
             core.grant_object_write(
                 self.output_bucket, worker, f"*/{rendition.file_name}",
                 why=f"the {rendition.name} worker writes only its own rendition of each upload",

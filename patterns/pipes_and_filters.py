@@ -134,6 +134,7 @@ class PipesAndFilters(Construct):
             self.queues[step.name] = pair.queue
             self.dead_letter_queues[step.name] = pair.dead_letter_queue
 
+        pattern_code = core.handler_code("pipes_and_filters")
         self.functions: dict[str, lambda_.Function] = {}
         for index, step in enumerate(steps):
             is_last = index == len(steps) - 1
@@ -144,7 +145,7 @@ class PipesAndFilters(Construct):
             )
             function = core.python_function(
                 self, f"{step.name}Filter",
-                code=step.handler_code or core.handler_code("pipes_and_filters"),
+                code=step.handler_code or pattern_code,
                 handler=step.handler,
                 service=step.name,
                 invocation="sqs",

@@ -26,12 +26,13 @@ metrics = Metrics()
 
 #: ``{"<command>": {"<version>": "<function ARN>"}}``, written by the construct at synth time.
 ROUTES: dict[str, dict[str, str]] = json.loads(os.environ["ROUTES"])
-# Read as long as the router itself may run; retry only what never reached the handler (throttling).
+# Wait as long as the router itself may run. No automatic retries: a command need not be idempotent,
+# so a throttled or failed invoke is answered (HandlerUnavailable) and the caller decides.
 _lambda = boto3.client(
     "lambda",
     config=Config(
         read_timeout=int(os.environ.get("INVOKE_TIMEOUT_SECONDS", "60")),
-        retries={"mode": "standard", "max_attempts": 2},
+        retries={"mode": "standard", "total_max_attempts": 1},
     ),
 )
 

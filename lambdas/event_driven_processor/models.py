@@ -75,9 +75,11 @@ _BODY = TypeAdapter(S3Notification | S3TestEvent)
 def objects_created(body: str) -> list[ObjectRef]:
     """The objects an SQS message body says were created; [] for a test event.
 
+    Folder markers (keys ending in "/", which the S3 console creates) are not objects to handle.
     Raises ``pydantic.ValidationError`` for a body that is not an S3 notification.
     """
     parsed = _BODY.validate_json(body)
     if isinstance(parsed, S3TestEvent):
         return []
-    return [ObjectRef.of(r) for r in parsed.Records if r.eventName.startswith("ObjectCreated:")]
+    refs = [ObjectRef.of(r) for r in parsed.Records if r.eventName.startswith("ObjectCreated:")]
+    return [ref for ref in refs if not ref.key.endswith("/")]

@@ -37,7 +37,6 @@ OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 PARTS = tuple(p for p in os.environ["PARTS"].split(",") if p)
 s3 = boto3.client("s3")
 jobs = boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _NAMES = {"#s": "status"}
 _NOT_READY_FOR_THIS_VERSION = "attribute_not_exists(#s) OR #s <> :ready OR source_etag <> :etag"
 
@@ -154,4 +153,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One processor per invocation: it holds this batch's records and failures, so it is never shared.
+    # A batch of only failed records is reported, not raised: function errors mean a broken function.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

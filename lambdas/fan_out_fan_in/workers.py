@@ -5,7 +5,8 @@ delivery). The worker reads that exact version of the upload (``IfMatch`` on its
 with Pillow and writes ``<upload key>/<rendition>.<ext>`` to the renditions bucket, tagging the
 object with the source ETag so the fan-in can tell a current part from a stale one.
 
-A redelivered message rewrites the same key with the same bytes (idempotent by key). A record that
+A redelivered message finds its rendition already written for that upload version and writes
+nothing (and a rewrite would be the same key and bytes anyway). A record that
 fails (not an image, a source too small for this rendition) fails alone: it returns to this
 worker's queue and, after maxReceiveCount, rests in this worker's DLQ — the other renditions are
 not affected, and the job never goes ready without this part.
@@ -32,14 +33,26 @@ SPEC = RenditionSpec.from_env()
 metrics = Metrics()  # its service dimension (the function's POWERTOOLS_SERVICE_NAME) names the rendition
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 s3 = boto3.client("s3")
-# A batch of only failed uploads is still a handled batch: function errors (and their alarm) mean a
-# broken worker, the DLQ alarm means uploads to look at.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _rendered_already(key: str, etag: str) -> bool:
+    try:
+        head = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return head.get("Metadata", {}).get("source-etag") == etag
 
 
 @tracer.capture_method
 def render_upload(upload: Upload) -> Rendered | None:
-    """Write this worker's rendition of ``upload``; None when the upload is gone or was replaced."""
+    """Write this worker's rendition of ``upload``; None when there is nothing to do (already written,
+    or the upload is gone or was replaced)."""
+    target = SPEC.key_for(upload.key)
+    if _rendered_already(target, upload.etag):
+        logger.info("rendition already written; skipping redelivery", extra={"key": upload.key})
+        return None
     try:
         source = s3.get_object(Bucket=upload.bucket, Key=upload.key, IfMatch=upload.etag)
     except ClientError as error:
@@ -52,7 +65,7 @@ def render_upload(upload: Upload) -> Rendered | None:
     rendered = render(source["Body"].read(), SPEC)
     s3.put_object(
         Bucket=OUTPUT_BUCKET,
-        Key=SPEC.key_for(upload.key),
+        Key=target,
         Body=rendered.body,
         ContentType=rendered.content_type,
         Metadata={
@@ -77,4 +90,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One processor per invocation: it holds this batch's records and failures, so it is never shared.
+    # A batch of only failed records is reported, not raised: function errors mean a broken function.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -39,7 +39,6 @@ dynamodb = boto3.resource("dynamodb")
 JOBS_TABLE = os.environ["JOBS_TABLE"]
 RESULTS_TABLE = os.environ["RESULTS_TABLE"]
 jobs = dynamodb.Table(JOBS_TABLE)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 _NAMES = {"#s": "status", "#n": "chunks", "#d": "done"}
 
 
@@ -116,4 +115,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One processor per invocation: it holds this batch's records and failures, so it is never shared.
+    # A batch of only failed records is reported, not raised: function errors mean a broken function.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

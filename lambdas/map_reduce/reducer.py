@@ -38,7 +38,6 @@ s3 = boto3.client("s3")
 dynamodb = boto3.resource("dynamodb")
 jobs = dynamodb.Table(os.environ["JOBS_TABLE"])
 results = dynamodb.Table(os.environ["RESULTS_TABLE"])
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 class IncompleteJob(Exception):
@@ -123,4 +122,7 @@ def record_handler(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One processor per invocation: it holds this batch's records and failures, so it is never shared.
+    # A batch of only failed records is reported, not raised: function errors mean a broken function.
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,10 +1,11 @@
 """Word counting and splitting, pure functions (CATALOG 7).
 
 A word is a run of letters or digits, with inner apostrophes kept (``don't``), compared without
-case (Unicode case folding: ``Straße`` and ``STRASSE`` are one word). Chunks end at ASCII whitespace: no word contains whitespace, so no word is ever cut in
-two, and in UTF-8 an ASCII byte never sits inside a multi-byte character, so every chunk decodes
-on its own. Counting the chunks separately and adding the counts therefore equals counting the
-whole document — which is what makes the map step parallel.
+case (Unicode case folding: ``Straße`` and ``STRASSE`` are one word). Chunks end at ASCII
+whitespace: no word contains whitespace, so no word is ever cut in two, and in UTF-8 an ASCII byte
+never sits inside a multi-byte character, so every chunk decodes on its own. Counting the chunks
+separately and adding the counts therefore equals counting the whole document — which is what
+makes the map step parallel.
 """
 
 from __future__ import annotations

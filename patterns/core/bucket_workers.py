@@ -81,7 +81,7 @@ def bucket_worker(
     validation.concurrency(reserved=reserved_concurrency, max_concurrency=max_concurrency)
     for name, value in (("prefix", prefix), ("suffix", suffix)):
         if value is not None and not Token.is_unresolved(value) and not 0 < len(value) <= 1024:
-            raise ValueError(f"{name} must be 1 to 1024 characters, or None for no filter (given {value!r})")
+            raise ValueError(f"{name} must be 1 to 1024 characters, or None for no filter (given {len(value)})")
     pair = queue_with_dlq(
         scope,
         queue_id or f"{construct_id}Queue",

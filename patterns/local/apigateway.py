@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import http
 import json
 import logging
 import re
@@ -544,7 +545,10 @@ class FrontDoor:
         except Exception:
             _LOG.exception("front door failed on %s %s", request.method, request.path)
             reply = _Reply(500, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
-        reason = {200: "OK"}.get(reply.status, "")
+        try:
+            reason = http.HTTPStatus(reply.status).phrase
+        except ValueError:
+            reason = ""
         headers = [(k, v) for k, v in reply.headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(reply.body))))
         start_response(f"{reply.status} {reason}".strip(), headers)

@@ -606,6 +606,17 @@ def _s3_bucket_model() -> type:
             configure(bucket, cloudformation_json.get("Properties", {}), account_id)
             return bucket
 
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            # moto silently keeps a bucket that still has objects; fail like CloudFormation, so the
+            # stack deletion retries it after the auto-delete custom resource emptied it.
+            backend = s3_backends[account_id]["aws"]
+            if resource_name in backend.buckets and backend.buckets[resource_name].keys:
+                raise LocalCloudError(f"bucket {resource_name} is not empty")
+            FakeBucket.delete_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name)
+
     return BucketWithNotifications
 
 
@@ -762,6 +773,7 @@ def _fail(stack: Any, status: str, exc: Exception) -> None:
 
     reason = str(exc) if isinstance(exc, LocalCloudError) else f"{type(exc).__name__}: {exc}"
     stack.status = status
+    stack.local_cloud_failure = status
     stack.stack_status_reason = reason
     stack.status_reason = reason
     problems = getattr(exc, "problems", None) or [(stack.name, "AWS::CloudFormation::Stack")]
@@ -784,8 +796,18 @@ def _fail(stack: Any, status: str, exc: Exception) -> None:
 def install(core: CloudCore, patcher: Patcher) -> None:
     """Install the models and CloudFormation fixes of the local cloud."""
     from moto.cloudformation import parsing
-    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-    from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.exceptions import (
+        CloudFormationError,
+        UnformattedGetAttTemplateException,
+        ValidationError,
+    )
+    from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+        def __init__(self, name: str) -> None:
+            super().__init__(f"ChangeSet [{name}] does not exist")
 
     from .custom_resources import CustomResource
 
@@ -841,6 +863,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
     stack_update = Stack.update
 
     def strict_create_resources(stack: Any) -> None:
+        stack.local_cloud_failure = None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -852,6 +875,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
 
     def strict_update(stack: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None) -> None:
+        stack.local_cloud_failure = None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -882,6 +906,54 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         if known:
             delete_change_set(backend, change_set_name)
 
+    def apply_change_set(change_set: Any) -> None:
+        # moto applies a change set straight to the resource map: no strict check, a new stack
+        # keeps its empty template (so no outputs: `cdk bootstrap` then finds no BootstrapVersion),
+        # and a failure is an HTTP 500. Go through the same create / update as CreateStack does.
+        stack = change_set.stack
+        if change_set.change_set_type == "CREATE":
+            stack.template = change_set.template
+            stack._parse_template()
+            stack.parameters = change_set.parameters
+            stack.resource_map = stack._create_resource_map()
+            stack.output_map = stack._create_output_map()
+            stack.create_resources()
+        else:
+            # For UsePreviousValue moto copies the *resolved* value (an SSM parameter's value, not
+            # its name); give the update the value that was passed before, or none (the default).
+            resolved = stack.resource_map.resolved_parameters
+            parameters = {}
+            for key, value in (change_set.parameters or {}).items():
+                if value == resolved.get(key) and resolved.get(key) != stack.parameters.get(key):
+                    if key in stack.parameters:
+                        parameters[key] = stack.parameters[key]
+                    continue
+                parameters[key] = value
+            stack.update(change_set.template, stack.role_arn, parameters=parameters)
+
+    execute_change_set = CloudFormationBackend.execute_change_set
+
+    def execute_change_set_keeping_failures(backend: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        execute_change_set(backend, change_set_name, stack_name)
+        for stack in backend.stacks.values():
+            failure = getattr(stack, "local_cloud_failure", None)
+            if failure is not None:
+                stack.status = failure
+                stack.local_cloud_failure = None
+
+    describe_change_set = CloudFormationBackend.describe_change_set
+
+    def describe_missing_change_set(backend: Any, change_set_name: str) -> Any:
+        # moto answers "Stack with id <change set> does not exist" (ValidationError); the CDK CLI
+        # checks for a leftover change set and expects AWS's ChangeSetNotFound.
+        try:
+            return describe_change_set(backend, change_set_name)
+        except ValidationError:
+            raise ChangeSetNotFound(change_set_name) from None
+
+    patcher.set(CloudFormationBackend, "describe_change_set", describe_missing_change_set)
+    patcher.set(ChangeSet, "apply", apply_change_set)
+    patcher.set(CloudFormationBackend, "execute_change_set", execute_change_set_keeping_failures)
     patcher.set(parsing, "resource_class_from_type", class_from_type)
     patcher.set(parsing, "clean_json", strict_clean_json)
     patcher.set(parsing, "parse_and_update_resource", update_resource)

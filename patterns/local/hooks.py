@@ -7,6 +7,7 @@ tests in the same process are not affected once a local cloud is closed.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Callable
@@ -178,6 +179,11 @@ class Hooks:
         ) -> Any:
             props = dict(cloudformation_json["Properties"])
             layers = props.pop("Layers", None)  # moto rejects layer ARNs it does not host
+            code = dict(props.get("Code") or {})
+            if isinstance(code.get("ZipFile"), str) and not code.get("S3Bucket"):
+                # moto zips inline code on create but not on update
+                code["ZipFile"] = base64.b64encode(cls._create_zipfile_from_plaintext_code(code["ZipFile"]))
+                props["Code"] = code
             fn = cfn_update(
                 cls, original_resource, new_resource_name, {**cloudformation_json, "Properties": props}, account_id, region_name
             )

@@ -549,7 +549,16 @@ class LambdaRuntime:
                     "stackTrace": [],
                 }
                 return None, (error, "")
-            folder = self._code.folder(spec.code_sha, spec.code_bytes)
+            try:
+                folder = self._code.folder(spec.code_sha, spec.code_bytes)
+            except (zipfile.BadZipFile, OSError) as exc:
+                error = {
+                    "errorMessage": f"Could not unpack the code of {spec.name}: {exc}",
+                    "errorType": "Runtime.InvalidEntrypoint",
+                    "requestId": request_id,
+                    "stackTrace": [],
+                }
+                return None, (error, "")
             log_stream = self._stream_name()
             loaded = self._load(spec, folder, log_stream, request_id)
             if isinstance(loaded, tuple):

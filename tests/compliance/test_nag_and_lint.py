@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
@@ -32,20 +33,33 @@ def test_no_unacknowledged_nag_findings(demo_app, pack, stack_id: str) -> None:
     assert _violations(report) == []
 
 
-def test_cfn_lint_finds_no_errors(demo_app) -> None:
-    templates = sorted(str(p) for p in demo_app.outdir.glob("*.template.json"))
-    assert len(templates) == len(STACKS)
-    # W3005: CDK adds a redundant DependsOn on a function's role; it is harmless.
+def _cfn_lint(templates: list[str]) -> list[str]:
+    """Errors and warnings of cfn-lint over ``templates``, one line each."""
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "json", "-i", "W3005", "--", *templates],
+        [str(cfn_lint), "--format", "json", "-i", "W3005", "--", *templates],
         capture_output=True,
         text=True,
         check=False,
     )
-    findings = json.loads(result.stdout or "[]")
-    problems = [
+    # cfn-lint's exit code is a bit mask of finding levels (2 error, 4 warning, 8 info); anything
+    # else, or no JSON on stdout, means it did not run: never read that as "no findings".
+    assert result.returncode & ~0b1110 == 0, result.stderr[-2000:]
+    return [
         f"{f['Rule']['Id']} {f['Filename'].rsplit('/', 1)[-1]}: {f['Message']}"
-        for f in findings
+        for f in json.loads(result.stdout)
         if f["Level"] in ("Error", "Warning")
     ]
-    assert problems == []
+
+
+def test_cfn_lint_finds_no_errors(demo_app) -> None:
+    # W3005: CDK adds a redundant DependsOn on a function's role; it is harmless.
+    templates = sorted(str(p) for p in demo_app.outdir.glob("*.template.json"))
+    assert len(templates) == len(STACKS)
+    assert _cfn_lint(templates) == []
+
+
+def test_cfn_lint_reports_a_broken_template(tmp_path: Path) -> None:
+    broken = tmp_path / "Broken.template.json"
+    broken.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Bogus": 1}}}}))
+    assert any(line.startswith("E3002") for line in _cfn_lint([str(broken)]))

@@ -24,8 +24,9 @@ HANDLERS = {("create-order", 1), ("create-order", 2), ("cancel-order", 1)}
 #: (name, envelope): what the test sends, in order.
 SENT: list[tuple[str, Any]] = [
     ("v1-latte", {"command": "create-order", "version": 1, "payload": {"item": "latte", "quantity": 2}}),
-    ("v2-ana", {"command": "create-order", "version": 2,
-                "payload": {"customer": "ana", "items": [{"sku": "latte", "quantity": 1}, {"sku": "scone", "quantity": 2}]}}),
+    ("v2-ana", {"command": "create-order", "version": 2, "payload": {
+        "customer": "ana", "items": [{"sku": "latte", "quantity": 1}, {"sku": "scone", "quantity": 2}],
+    }}),
     ("v1-mocha", {"command": "create-order", "version": 1, "payload": {"item": "mocha", "quantity": 1}}),
     ("cancel", {"command": "cancel-order", "version": 1, "payload": {"order_id": "ord-1", "reason": "changed mind"}}),
     ("v2-to-v1", {"command": "create-order", "version": 1, "payload": {"customer": "bo", "items": []}}),
@@ -54,9 +55,10 @@ def answers(cloud) -> dict[str, Any]:
     """Send every envelope through the router the way a client does: a synchronous Lambda invoke."""
     local, stack = cloud
     client = local.client("lambda")
+    router = stack.outputs["RouterFunctionName"]
     got = {}
     for name, envelope in SENT:
-        response = client.invoke(FunctionName=stack.outputs["RouterFunctionName"], Payload=json.dumps(envelope).encode())
+        response = client.invoke(FunctionName=router, Payload=json.dumps(envelope).encode())
         assert "FunctionError" not in response, (name, response)
         got[name] = json.loads(response["Payload"].read())
     local.drain()

@@ -179,7 +179,9 @@ def test_cancel_order_v1_cancels_with_a_reason() -> None:
     ("create_order_v2", 2, {"customer": "ana", "items": []}, "items: List should have at least 1 item"),
     ("cancel_order_v1", 1, {}, "order_id: Field required"),
 ])
-def test_invalid_payload_is_an_error_answer_naming_the_field(entry: str, version: int, payload: Any, reason: str) -> None:
+def test_invalid_payload_is_an_error_answer_naming_the_field(
+    entry: str, version: int, payload: Any, reason: str
+) -> None:
     command = "cancel-order" if entry.startswith("cancel") else "create-order"
     orders = _orders(command, version)
     answer = getattr(orders, entry)({"command": command, "version": version, "payload": payload}, Context())
@@ -193,3 +195,13 @@ def test_a_handler_invoked_with_garbage_answers_an_error() -> None:
     answer = orders.create_order_v1({"unexpected": True}, Context())
     assert answer["code"] == "InvalidPayload"
     assert "command: Field required" in answer["error"]
+
+
+def test_a_throttled_invoke_is_answered_not_retried(router: ModuleType, lambda_stub: Stubber) -> None:
+    # a command need not be idempotent: the router's client makes one attempt, the caller decides
+    assert router._lambda.meta.config.retries["total_max_attempts"] == 1
+    assert router._lambda.meta.config.read_timeout == 15
+    lambda_stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
+    answer = router.handler({"command": "cancel-order", "version": 1, "payload": {"order_id": "o"}}, Context())
+    assert answer == {"error": "cancel-order v1 could not be invoked: TooManyRequestsException",
+                      "code": "HandlerUnavailable"}

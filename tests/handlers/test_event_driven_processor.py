@@ -265,6 +265,12 @@ def test_non_created_records_are_skipped(env: Env) -> None:
     assert env.outputs() == {}
 
 
+def test_folder_markers_are_skipped(env: Env) -> None:
+    response, _ = env.run(json.dumps(env.upload("incoming/2026/", b"")))
+    assert failures(response) == []
+    assert env.outputs() == {}
+
+
 # -- the encoding itself ----------------------------------------------------------------------------
 
 

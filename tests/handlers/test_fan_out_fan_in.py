@@ -99,6 +99,7 @@ def aws() -> Iterator[SimpleNamespace]:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=INPUT)
         s3.create_bucket(Bucket=OUTPUT)
+        s3.put_bucket_versioning(Bucket=OUTPUT, VersioningConfiguration={"Status": "Enabled"})  # as core.bucket
         jobs = boto3.resource("dynamodb", region_name="us-east-1").create_table(
             TableName=JOBS, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
@@ -249,14 +250,21 @@ def test_an_upload_replaced_or_deleted_since_its_notification_is_skipped(aws) ->
     assert output_keys(aws) == []
 
 
-def test_a_redelivered_notification_rewrites_the_same_object(aws) -> None:
+def versions(aws: SimpleNamespace) -> list[str]:
+    return sorted(v["Key"] for v in aws.s3.list_object_versions(Bucket=OUTPUT).get("Versions", []))
+
+
+def test_a_redelivered_notification_writes_nothing_twice(aws) -> None:
     event = upload(aws, "photo.jpg", image_bytes(1000, 800))
     module = worker("medium", 640)
     module.handler(sqs_event(json.dumps(event)), Context())
-    first = aws.s3.get_object(Bucket=OUTPUT, Key="photo.jpg/medium.jpg")["Body"].read()
-    module.handler(sqs_event(json.dumps(event)), Context())
-    assert output_keys(aws) == ["photo.jpg/medium.jpg"]
-    assert aws.s3.get_object(Bucket=OUTPUT, Key="photo.jpg/medium.jpg")["Body"].read() == first
+    assert module.handler(sqs_event(json.dumps(event), json.dumps(event)), Context()) == {"batchItemFailures": []}
+    assert versions(aws) == ["photo.jpg/medium.jpg"]
+    # a new version of the upload is rendered again: the existing part belongs to the old one
+    newer = upload(aws, "photo.jpg", image_bytes(2000, 800))
+    module.handler(sqs_event(json.dumps(newer)), Context())
+    assert versions(aws) == ["photo.jpg/medium.jpg", "photo.jpg/medium.jpg"]
+    assert size_of(aws, "photo.jpg/medium.jpg")[1] == (640, 256)
 
 
 def test_url_encoded_keys_are_decoded(aws) -> None:

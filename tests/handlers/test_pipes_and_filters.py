@@ -203,4 +203,5 @@ def test_a_duplicate_delivery_is_passed_on_once(cloud: Cloud) -> None:
 
 def test_a_step_without_a_destination_refuses_to_start(cloud: Cloud) -> None:
     with pytest.raises(RuntimeError, match="a step needs NEXT_QUEUE_URL"):
-        load_handler("pipes_and_filters", "filters", env={"STEP_NAME": "Lost", "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE})
+        load_handler("pipes_and_filters", "filters",
+                     env={"STEP_NAME": "Lost", "IDEMPOTENCY_TABLE_NAME": IDEMPOTENCY_TABLE})

@@ -236,7 +236,6 @@ def test_a_redelivered_notification_writes_nothing_more(env: Env) -> None:
     ("uploads/fay/broken.png", image((640, 480))[:200]),  # truncated
     ("uploads/fay/empty.png", b""),
     ("uploads/avatar.png", None),  # no user id segment
-    ("uploads/fay/", None),  # no file
     ("uploads/f@y!/a.png", None),  # not a valid user id
 ])
 def test_a_bad_upload_fails_alone_and_writes_nothing(env: Env, key: str, body: bytes | None) -> None:
@@ -247,6 +246,12 @@ def test_a_bad_upload_fails_alone_and_writes_nothing(env: Env, key: str, body: b
     assert env.thumbnails() == {"thumbnails/gus/ok.jpg": 1}
     response, _ = env.thumbnail(bad)  # the failure is not remembered: a retry tries again
     assert len(failures(response)) == 1
+
+
+def test_folder_markers_are_skipped(env: Env) -> None:
+    response, _ = env.thumbnail(json.dumps(env.upload("uploads/fay/", b"")))
+    assert failures(response) == []
+    assert env.thumbnails() == {}
 
 
 def test_an_image_with_too_many_pixels_is_refused_before_decoding(env: Env, monkeypatch) -> None:

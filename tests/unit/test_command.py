@@ -72,6 +72,7 @@ def built() -> dict[str, Built]:
     })
     add("Swap", {"ping": {1: CommandHandler(handler="index.handler", handler_code=INLINE)}},
         router_code=INLINE, router_handler="index.router", router_timeout=Duration.seconds(30))
+    add("SharedCode", {"ping": {1: CommandHandler(handler="index.handler")}}, handler_code=INLINE)
     for entry in stacks.values():
         entry.template = Template.from_stack(entry.stack)
     return stacks
@@ -168,6 +169,14 @@ def test_handler_and_router_code_can_be_swapped(built: dict[str, Built]) -> None
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == ["index.handler", "index.router"]
     assert all("ZipFile" in f["Properties"]["Code"] for f in functions.values())
     assert b.router()["Timeout"] == 30
+
+
+def test_pattern_handler_code_serves_specs_without_their_own(built: dict[str, Built]) -> None:
+    b = built["SharedCode"]
+    handler = b.template.to_json()["Resources"][b.logical_id(b.pattern.handler("ping", 1))]["Properties"]
+    assert handler["Handler"] == "index.handler" and "ZipFile" in handler["Code"]
+    # the router keeps the pattern's own code
+    assert b.router()["Handler"] == "router.handler" and "S3Key" in b.router()["Code"]
 
 
 def test_grant_invoke_lets_a_caller_send_commands() -> None:
