@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
@@ -122,8 +122,9 @@ class FanOutFanIn(Construct):
         ``output_bucket_props``.
     :param output_bucket_props: overrides for the new renditions bucket. Default: none.
     :param existing_topic: the topic S3 publishes uploads to. It must already allow
-        ``s3.amazonaws.com`` to publish (topic policy, and its KMS key if encrypted). Default: a new
-        KMS-encrypted, TLS-only topic that allows S3 to publish.
+        ``s3.amazonaws.com`` to publish (topic policy, and its KMS key if encrypted), and carry only
+        the uploads bucket's notifications: every subscriber treats each message as one. Default: a
+        new KMS-encrypted, TLS-only topic that allows S3 to publish.
     :param existing_jobs_table: the jobs table (string partition key ``job_id``). Default: a new
         on-demand, encrypted table with point-in-time recovery; mutually exclusive with ``jobs_table_props``.
     :param jobs_table_props: overrides for the new jobs table (not its key). Default: none.
@@ -174,7 +175,7 @@ class FanOutFanIn(Construct):
                 "pillow_layer (e.g. LayerVersion.from_layer_version_arn(...) of a Klayers Pillow layer for "
                 "python3.14/arm64), or handler_code with Pillow bundled"
             )
-        if existing_input_bucket is not None and existing_input_bucket is existing_output_bucket:
+        if _same_bucket(existing_input_bucket, existing_output_bucket):
             raise ValueError(
                 "existing_input_bucket and existing_output_bucket are the same bucket: every rendition written "
                 "there would start a new job; give the renditions their own bucket"
@@ -321,6 +322,13 @@ class FanOutFanIn(Construct):
             namespace="ServerlessPatterns", metric_name="JobsReady",
             dimensions_map={"service": self._fan_in_service}, statistic="Sum", period=period or Duration.minutes(5),
         )
+
+
+def _same_bucket(a: s3.IBucket | None, b: s3.IBucket | None) -> bool:
+    """The same object, or two imports of one bucket name (unresolved names cannot be compared)."""
+    if a is None or b is None:
+        return False
+    return a is b or (not Token.is_unresolved(a.bucket_name) and a.bucket_name == b.bucket_name)
 
 
 def _validate_renditions(renditions: Sequence[Rendition]) -> None:

@@ -39,6 +39,9 @@ client ──invoke──> caller ──RequestResponse──> worker ──> re
 _MAX_RETRY_ATTEMPTS = 2
 _MIN_EVENT_AGE = Duration.seconds(60)
 _MAX_EVENT_AGE = Duration.hours(6)
+#: The caller's timeout is the worker's plus this margin (capped at Lambda's 900 s).
+_CALLER_MARGIN_SECONDS = 5
+_MAX_TIMEOUT_SECONDS = 900
 
 
 class InternalEndpoint(Construct):
@@ -57,7 +60,9 @@ class InternalEndpoint(Construct):
     :param caller_code: the caller's code asset. Default: ``lambdas/internal_endpoint``.
     :param caller_handler: the caller's handler; it finds the worker in ``WORKER_FUNCTION_NAME``.
         Default: ``caller.handler``.
-    :param function_options: memory, timeout, log retention... of both functions. Default: core defaults.
+    :param function_options: memory, timeout, log retention... of both functions; the caller's timeout is
+        the worker's plus 5 seconds, so a synchronous call always sees the worker's answer or error.
+        Default: core defaults (worker 10 s, caller 15 s).
     :param alarm_options: thresholds, alarm topic, dashboard. Default: core defaults.
 
     Attributes: ``worker``, ``caller``, ``event_invoke_config``, ``success_queue`` and
@@ -89,6 +94,7 @@ class InternalEndpoint(Construct):
             _MAX_EVENT_AGE.to_seconds(),
         )
         opts = function_options or core.FunctionOptions()
+        worker_timeout = int(opts.timeout.to_seconds())
 
         self.success_queue: sqs.IQueue | None = None
         self.success_dead_letter_queue: sqs.IQueue | None = None
@@ -134,7 +140,12 @@ class InternalEndpoint(Construct):
             invocation="sync",
             description=f"{construct_id}: calls the worker with RequestResponse or Event",
             options=opts,
-            environment={"WORKER_FUNCTION_NAME": self.worker.function_name},
+            # A synchronous caller must outlive the worker, or the worker's error never reaches it.
+            timeout=Duration.seconds(min(worker_timeout + _CALLER_MARGIN_SECONDS, _MAX_TIMEOUT_SECONDS)),
+            environment={
+                "WORKER_FUNCTION_NAME": self.worker.function_name,
+                "WORKER_TIMEOUT_SECONDS": str(worker_timeout),
+            },
         )
         _grant_invoke(self.worker, self.caller)
 

@@ -69,7 +69,7 @@ class PubSub(Construct):
     """A topic and its isolated subscribers.
 
     :param subscribers: at least one; names must be unique (they name queues and functions).
-    :param existing_topic: publish through this topic instead of a new one. Default: a new
+    :param existing_topic: publish through this (standard) topic instead of a new one. Default: a new
         KMS-encrypted, TLS-only topic.
     :param existing_table: the table subscribers write their views to (partition key ``subscriber``,
         sort key ``id``). Default: a new table; mutually exclusive with ``table_props``.
@@ -111,6 +111,11 @@ class PubSub(Construct):
                 raise ValueError(
                     f"subscriber {s.name!r}: filter_policy and filter_policy_with_message_body cannot both be set"
                 )
+        if existing_topic is not None and existing_topic.fifo:
+            raise ValueError(
+                f"existing_topic must be a standard topic (given the FIFO topic {existing_topic.node.path}): "
+                "a FIFO topic delivers only to FIFO queues, and PubSub's subscriber queues are standard"
+            )
         opts = function_options or core.FunctionOptions()
         self.topic: sns.ITopic = core.topic(self, "Topic", existing_topic=existing_topic)
         self.table: ddb.ITable = core.table(

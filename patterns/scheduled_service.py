@@ -52,6 +52,8 @@ _MAX_TARGET_RETRIES = 185
 _MAX_TARGET_EVENT_AGE = Duration.hours(24)
 #: Lambda's own retries of a run that failed inside the function (its maximum), and its event age limit.
 _LAMBDA_RETRY_ATTEMPTS = 2
+#: Lambda allows 4 KB of environment variables in all; leave room for the others.
+_MAX_CHECKS_JSON = 3000
 _MAX_LAMBDA_EVENT_AGE = Duration.hours(6)
 
 
@@ -92,7 +94,9 @@ class ScheduledService(Construct):
     :param enabled: whether the rule is enabled. Default: True.
     :param request_timeout: how long one HTTP request may take before it counts as failed; must be
         shorter than the function timeout and at least every check's ``max_latency``. Default: 5 seconds.
-    :param existing_alert_topic: publish alerts to this topic. Default: a new KMS-encrypted, TLS-only topic.
+    :param existing_alert_topic: publish alerts to this topic (if it is encrypted, import it with its key,
+        e.g. ``Topic.from_topic_attributes(key_arn=...)``, so the function may use the key). Default: a new
+        KMS-encrypted, TLS-only topic.
     :param record_results: also write every result (status, latency, reasons) to a table. Default: False.
     :param existing_table: the results table (string partition key ``check``, string sort key
         ``checked_at``, TTL attribute ``expires_at``); needs ``record_results=True``. Default: a new
@@ -157,8 +161,14 @@ class ScheduledService(Construct):
                 self, "Results", partition_key="check", sort_key="checked_at", time_to_live_attribute="expires_at",
                 existing_table=existing_table, table_props=table_props,
             )
+        checks_json = json.dumps([c.to_json() for c in checks], separators=(",", ":"))
+        if len(checks_json) > _MAX_CHECKS_JSON:
+            raise ValueError(
+                f"the checks take {len(checks_json)} characters of JSON, more than the {_MAX_CHECKS_JSON} that fit "
+                "in the function's environment (4 KB in all): split them over several ScheduledService constructs"
+            )
         environment = {
-            "CHECKS": json.dumps([c.to_json() for c in checks], separators=(",", ":")),
+            "CHECKS": checks_json,
             "REQUEST_TIMEOUT_SECONDS": f"{timeout.to_milliseconds() / 1000:g}",
             "ALERT_TOPIC_ARN": self.alert_topic.topic_arn,
             "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,

@@ -25,8 +25,13 @@ tracer = Tracer()
 metrics = Metrics()
 
 WORKER = os.environ["WORKER_FUNCTION_NAME"]
+WORKER_TIMEOUT = int(os.environ.get("WORKER_TIMEOUT_SECONDS", "10"))
 # No client-side retries: retrying a RequestResponse call that timed out could run the worker twice.
-lambda_client = boto3.client("lambda", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+# The read timeout waits out the worker's own timeout, so its error (even a timeout) comes back.
+lambda_client = boto3.client(
+    "lambda",
+    config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=WORKER_TIMEOUT + 5),
+)
 
 
 def call_sync(payload: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ It reads the document once to find split points (chunks end at whitespace), reco
 is unknown — and sends one small message per chunk (a byte range, not the text: mappers read their
 own range from S3, so messages stay small whatever the document size).
 
-Bad requests (missing or malformed fields, no such document, not UTF-8 text, too many chunks)
+Bad requests (missing or malformed fields, no such document, not UTF-8 text, larger than
+``MAX_CHUNKS`` x ``CHUNK_SIZE`` bytes)
 raise ``InvalidRequest`` before anything is written. A retry with the same ``job_id`` re-sends the
 chunks of the same document; mappers count each chunk once, so that is safe.
 """
@@ -51,6 +52,13 @@ def _read(key: str) -> tuple[bytes, str]:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise InvalidRequest(f"no document {key!r} in the input bucket") from None
         raise
+    size, limit = document["ContentLength"], MAX_CHUNKS * CHUNK_SIZE
+    if size > limit:  # refused before reading it: the splitter holds the document in memory
+        document["Body"].close()
+        raise InvalidRequest(
+            f"document {key!r} has {size} bytes, more than a job may have ({MAX_CHUNKS} chunks of "
+            f"{CHUNK_SIZE} bytes = {limit} bytes): raise chunk_size or max_chunks"
+        )
     return document["Body"].read(), document["ETag"].strip('"')
 
 
@@ -94,12 +102,7 @@ def split(request: SplitRequest) -> dict[str, Any]:
         raise InvalidRequest(
             f"document {request.key!r} is not UTF-8 text ({error.reason} at byte {error.start})"
         ) from None
-    ranges = split_points(data, CHUNK_SIZE)
-    if len(ranges) > MAX_CHUNKS:
-        raise InvalidRequest(
-            f"document {request.key!r} ({len(data)} bytes) makes {len(ranges)} chunks of {CHUNK_SIZE} bytes, more "
-            f"than the {MAX_CHUNKS} a job may have: raise chunk_size or max_chunks"
-        )
+    ranges = split_points(data, CHUNK_SIZE)  # at most MAX_CHUNKS: every chunk but the last has CHUNK_SIZE bytes or more
     job_id = request.job_id or uuid.uuid4().hex
     status = _create_job(job_id, request.key, etag, len(data), len(ranges))
     if status == "mapping":

@@ -14,6 +14,7 @@ cannot update, and fails on two update paths the CDK CLI uses. Here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import traceback
 import warnings
@@ -92,7 +93,10 @@ class _LocalModel(CloudFormationModel):
         region_name: str,
     ) -> Any:
         cls.delete_from_cloudformation_json(
-            original_resource.physical_resource_id, {"Properties": getattr(original_resource, "properties", {})}, account_id, region_name
+            original_resource.physical_resource_id,
+            {"Properties": getattr(original_resource, "properties", {})},
+            account_id,
+            region_name,
         )
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
@@ -151,7 +155,9 @@ class SnsSubscription(_LocalModel):
         if props.get("RedrivePolicy"):
             backend.set_subscription_attributes(subscription.arn, "RedrivePolicy", _policy_text(props["RedrivePolicy"]))
         if props.get("DeliveryPolicy"):
-            backend.set_subscription_attributes(subscription.arn, "DeliveryPolicy", _policy_text(props["DeliveryPolicy"]))
+            backend.set_subscription_attributes(
+                subscription.arn, "DeliveryPolicy", _policy_text(props["DeliveryPolicy"])
+            )
         return cls(subscription.arn, account_id, region_name, props)
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -268,10 +274,8 @@ class LambdaEventInvokeConfig(_LocalModel):
     ) -> None:
         from moto.awslambda.utils import get_backend
 
-        try:
+        with contextlib.suppress(Exception):  # the function is gone already
             get_backend(account_id, region_name).get_function(resource_name.split(":")[0]).event_invoke_config = []
-        except Exception:  # noqa: BLE001 - the function is already gone
-            pass
 
 
 class LambdaAlias(_LocalModel):
@@ -291,7 +295,11 @@ class LambdaAlias(_LocalModel):
         backend = get_backend(account_id, region_name)
         fn = backend.get_function(props["FunctionName"])
         alias = backend.create_alias(
-            props["Name"], fn.function_name, str(props["FunctionVersion"]), props.get("Description", ""), props.get("RoutingConfig")
+            props["Name"],
+            fn.function_name,
+            str(props["FunctionVersion"]),
+            props.get("Description", ""),
+            props.get("RoutingConfig"),
         )
         return cls(alias.arn, {"AliasArn": alias.arn})
 
@@ -427,7 +435,14 @@ class DynamoDbGlobalTable(_LocalModel):
         replica = next((r for r in props.get("Replicas", []) if r.get("Region") == region_name), {})
         table_props: dict[str, Any] = {
             k: props[k]
-            for k in ("KeySchema", "AttributeDefinitions", "LocalSecondaryIndexes", "StreamSpecification", "SSESpecification", "TimeToLiveSpecification")
+            for k in (
+                "KeySchema",
+                "AttributeDefinitions",
+                "LocalSecondaryIndexes",
+                "StreamSpecification",
+                "SSESpecification",
+                "TimeToLiveSpecification",
+            )
             if k in props
         }
         table_props["BillingMode"] = props.get("BillingMode", "PAY_PER_REQUEST")
@@ -556,7 +571,12 @@ def _sns_topic_model() -> type:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[misc]
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> Any:
             props = cloudformation_json["Properties"]
             if props.get("TopicName", original_resource.name) != original_resource.name:
@@ -592,13 +612,20 @@ def _s3_bucket_model() -> type:
         def create_from_cloudformation_json(  # type: ignore[misc]
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> Any:
-            bucket = FakeBucket.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            bucket = FakeBucket.create_from_cloudformation_json(
+                resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
             configure(bucket, cloudformation_json.get("Properties", {}), account_id)
             return bucket
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[misc]
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> Any:
             bucket = FakeBucket.update_from_cloudformation_json(
                 original_resource, new_resource_name, cloudformation_json, account_id, region_name
@@ -634,11 +661,18 @@ def _sqs_queue_model() -> type:
             fifo = str(props.get("FifoQueue", "")).lower() == "true"
             if fifo and "QueueName" not in props and not resource_name.endswith(".fifo"):
                 resource_name = f"{resource_name[:75]}.fifo"
-            return Queue.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            return Queue.create_from_cloudformation_json(
+                resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[misc]
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> Any:
             props = cloudformation_json["Properties"]
             attributes = {
@@ -670,13 +704,20 @@ def _dynamodb_table_model() -> type:
         def create_from_cloudformation_json(  # type: ignore[misc]
             cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
         ) -> Any:
-            table = Table.create_from_cloudformation_json(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            table = Table.create_from_cloudformation_json(
+                resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
             _apply_ttl(table, cloudformation_json["Properties"].get("TimeToLiveSpecification"), account_id, region_name)
             return table
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[misc]
-            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> Any:
             _update_table(original_resource, cloudformation_json["Properties"], account_id, region_name)
             return original_resource
@@ -836,14 +877,14 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 try:
                     return resource.get_cfn_attribute(attribute)
                 except NotImplementedError as exc:
-                    raise LocalCloudError(
-                        f"Fn::GetAtt {name}.{attribute} is not supported by the local cloud"
-                    ) from exc
+                    raise LocalCloudError(f"Fn::GetAtt {name}.{attribute} is not supported by the local cloud") from exc
                 except UnformattedGetAttTemplateException:
                     pass
         return clean_json(resource_json, resources_map)
 
-    def update_resource(logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str) -> Any:
+    def update_resource(
+        logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
         resource_type = resource_json["Type"]
         resource_class = class_from_type(resource_type)
         if not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
@@ -853,10 +894,10 @@ def install(core: CloudCore, patcher: Patcher) -> None:
             return original
         # No update in moto: replace, the way CloudFormation replaces immutable resources.
         if original is not None:
-            try:
-                resources_map._delete_resource(original, resources_map._resource_json_map.get(logical_id, resource_json))
-            except Exception:  # noqa: BLE001 - the old physical resource may be gone already
-                pass
+            with contextlib.suppress(Exception):  # the old physical resource may be gone already
+                resources_map._delete_resource(
+                    original, resources_map._resource_json_map.get(logical_id, resource_json)
+                )
         return parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
 
     create_resources = Stack.create_resources
@@ -870,11 +911,13 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 check_template(stack.template_dict, stack.resource_map.lazy_condition_map)
                 create_resources(stack)
                 check_nothing_skipped(stack.template_dict, stack.resource_map)
-        except Exception as exc:  # noqa: BLE001 - any failure is the stack's CREATE_FAILED
+        except Exception as exc:  # any failure is the stack's CREATE_FAILED, as in CloudFormation
             _fail(stack, "CREATE_FAILED", exc)
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
 
-    def strict_update(stack: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None) -> None:
+    def strict_update(
+        stack: Any, template: str, role_arn: str | None = None, parameters: Any = None, tags: Any = None
+    ) -> None:
         stack.local_cloud_failure = None
         try:
             with warnings.catch_warnings():
@@ -883,7 +926,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 check_template(parsed, stack.resource_map.lazy_condition_map)
                 stack_update(stack, template, role_arn, parameters, tags)
                 check_nothing_skipped(stack.template_dict, stack.resource_map)
-        except Exception as exc:  # noqa: BLE001 - any failure is the stack's UPDATE_FAILED
+        except Exception as exc:  # any failure is the stack's UPDATE_FAILED
             _fail(stack, "UPDATE_FAILED", exc)
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
 

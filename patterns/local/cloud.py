@@ -29,11 +29,21 @@ def _load_front_door() -> tuple[Any, str | None]:
         from . import apigateway
     except ImportError as exc:
         return None, f"patterns.local.apigateway is not available: {exc}"
-    except Exception as exc:  # noqa: BLE001 - a half-written module must not break the cloud
+    except Exception as exc:  # a half-written module must not break the cloud
         return None, f"patterns.local.apigateway failed to import: {exc!r}"
-    if not hasattr(apigateway, "FrontDoor") or not hasattr(apigateway, "install"):
-        return None, "patterns.local.apigateway has no FrontDoor / install()"
+    if not hasattr(apigateway, "FrontDoor"):
+        return None, "patterns.local.apigateway has no FrontDoor"
     return apigateway, None
+
+
+def _install_front_door_models(module: Any) -> None:
+    """Register the API Gateway CloudFormation models (``install()`` of the front door package)."""
+    install = getattr(module, "install", None)
+    if install is None:
+        from . import apigateway_models
+
+        install = apigateway_models.install
+    install()
 
 
 class _Cloud:
@@ -65,13 +75,21 @@ class _Cloud:
         if module is None:
             self.front_door_error = error
             return
-        from .cfn import clear_model_caches
-
         import inspect
 
-        module.install()
+        from .cfn import clear_model_caches
+
+        try:
+            _install_front_door_models(module)
+        except Exception as exc:  # the cloud works without the front door
+            self.front_door_error = f"API Gateway models could not be installed: {exc!r}"
+            return
         clear_model_caches()
-        options: dict[str, Any] = {"invoke": self._front_door_invoke, "account_id": self.account_id, "region": self.region}
+        options: dict[str, Any] = {
+            "invoke": self._front_door_invoke,
+            "account_id": self.account_id,
+            "region": self.region,
+        }
         if "backend_lock" in inspect.signature(module.FrontDoor).parameters:
             options["backend_lock"] = self.core.lock
         self._front_door = module.FrontDoor(**options)
@@ -95,14 +113,18 @@ class _Cloud:
 
     # -- deployment ------------------------------------------------------------------------------
 
-    def deploy(self, assembly_dir: str | os.PathLike[str], stack: str, *, parameters: Mapping[str, str] | None = None) -> DeployedStack:
+    def deploy(
+        self, assembly_dir: str | os.PathLike[str], stack: str, *, parameters: Mapping[str, str] | None = None
+    ) -> DeployedStack:
         """Deploy one stack of a synthesized cloud assembly (by artifact id or stack name)."""
         assembly = Assembly(assembly_dir)
         artifact = assembly.find(stack)
         self._paths[artifact.stack_name] = dict(artifact.paths)
         return self.deployer.deploy_artifact(assembly, artifact, parameters)
 
-    def deploy_all(self, assembly_dir: str | os.PathLike[str], stacks: Iterable[str] | None = None) -> list[DeployedStack]:
+    def deploy_all(
+        self, assembly_dir: str | os.PathLike[str], stacks: Iterable[str] | None = None
+    ) -> list[DeployedStack]:
         """Deploy stacks (all by default) in dependency order."""
         assembly = Assembly(assembly_dir)
         deployed = []
@@ -278,7 +300,9 @@ class LocalCloud(_Cloud):
             return self
         from moto import mock_aws
 
-        self.core = CloudCore(account_id=self.account_id, region=self.region, settings=self.settings, background=self._background)
+        self.core = CloudCore(
+            account_id=self.account_id, region=self.region, settings=self.settings, background=self._background
+        )
         activate(self.core)
         try:
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -305,7 +329,9 @@ class LocalCloud(_Cloud):
     def __enter__(self) -> LocalCloud:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -413,7 +439,9 @@ class LocalCloudServer(_Cloud):
     def __enter__(self) -> LocalCloudServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def wait(self) -> None:

@@ -191,7 +191,7 @@ class CloudCore:
         try:
             backend = self.lambda_backend(account, region)
             return backend.get_function(name, qualifier if qualifier not in (None, "$LATEST") else None)
-        except Exception:  # noqa: BLE001 - moto raises several "not found" types
+        except Exception:  # moto raises several "not found" types
             return None
 
     def function_spec(self, ref: str) -> FunctionSpec | None:
@@ -232,9 +232,7 @@ class CloudCore:
             group = logs.groups[spec.log_group]
             if stream not in group.streams:
                 logs.create_log_stream(spec.log_group, stream)
-            logs.put_log_events(
-                spec.log_group, stream, [{"timestamp": now, "message": line} for line in lines if line]
-            )
+            logs.put_log_events(spec.log_group, stream, [{"timestamp": now, "message": line} for line in lines if line])
 
     # -- delivery to destinations ----------------------------------------------------------------
 
@@ -291,7 +289,7 @@ class CloudCore:
                     self.sfn_backend(account, region).start_execution(target_arn, execution_input=body)
                 else:
                     raise LocalCloudError(f"cannot deliver to {target_arn}")
-        except Exception as exc:  # noqa: BLE001 - a lost delivery is recorded, never silent
+        except Exception as exc:  # a lost delivery is recorded, never silent
             self.delivery_errors.append(f"delivery to {target_arn} failed: {exc}")
             raise
 

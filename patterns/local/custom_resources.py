@@ -52,7 +52,7 @@ class ResponseCatcher:
                 responses = self._responses
 
                 class Handler(BaseHTTPRequestHandler):
-                    def do_PUT(self) -> None:  # noqa: N802 - http.server API
+                    def do_PUT(self) -> None:
                         length = int(self.headers.get("Content-Length") or 0)
                         body = self.rfile.read(length)
                         responses[self.path.strip("/")] = json.loads(body or b"{}")
@@ -91,12 +91,14 @@ def _bucket_notifications(request: str, props: Mapping[str, Any], physical: str 
     from .delivery import apply_bucket_notifications, truthy
 
     core = _core()
-    bucket = s3_backends[core.account_id]["aws"].get_bucket(props["BucketName"])
+    backend = s3_backends[core.account_id]["aws"]
     managed = truthy(props.get("Managed", True))
     if request == "Delete":
-        if managed:
+        bucket = backend.buckets.get(props["BucketName"])
+        if managed and bucket is not None:
             bucket.set_notification_configuration(None)
     else:
+        bucket = backend.get_bucket(props["BucketName"])
         apply_bucket_notifications(bucket, props.get("NotificationConfiguration") or {}, merge=not managed)
     return f"{props['BucketName']}-notifications", {}
 
@@ -123,7 +125,7 @@ def _auto_delete_objects(request: str, props: Mapping[str, Any], physical: str |
         backend = s3_backends[core.account_id]["aws"]
         try:
             bucket = backend.get_bucket(name)
-        except Exception:  # noqa: BLE001 - the bucket is gone already
+        except Exception:  # the bucket is gone already
             return name, {}
         for key in list(bucket.keys.keys()):
             backend.delete_object(name, key)
@@ -217,7 +219,7 @@ def _aws_sdk_call(request: str, props: Mapping[str, Any], physical: str | None) 
     try:
         with core.lock.released():
             response = method(**(call.get("parameters") or {}))
-    except Exception as exc:  # noqa: BLE001 - ignoreErrorCodesMatching is part of the contract
+    except Exception as exc:  # ignoreErrorCodesMatching is part of the AwsSdkCall contract
         pattern = call.get("ignoreErrorCodesMatching")
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
         if pattern and re.search(pattern, code):
@@ -317,7 +319,15 @@ def _run_lambda_provider(
 class CustomResource(CloudFormationModel):
     """A Custom::* or AWS::CloudFormation::CustomResource resource, created synchronously."""
 
-    def __init__(self, resource_type: str, logical_id: str, stack_id: str, physical_id: str, data: dict[str, Any], properties: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        resource_type: str,
+        logical_id: str,
+        stack_id: str,
+        physical_id: str,
+        data: dict[str, Any],
+        properties: dict[str, Any],
+    ) -> None:
         self.resource_type = resource_type
         self.logical_id = logical_id
         self.stack_id = stack_id
@@ -366,7 +376,9 @@ class CustomResource(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> CustomResource:
         props = dict(cloudformation_json.get("Properties") or {})
-        resource_type = kwargs.get("ResourceType", cloudformation_json.get("Type", "AWS::CloudFormation::CustomResource"))
+        resource_type = kwargs.get(
+            "ResourceType", cloudformation_json.get("Type", "AWS::CloudFormation::CustomResource")
+        )
         logical_id = kwargs.get("LogicalId", resource_name)
         stack_id = kwargs.get("StackId", "")
         physical, data = cls._handle("Create", resource_type, logical_id, stack_id, props, None, None)
@@ -379,12 +391,20 @@ class CustomResource(CloudFormationModel):
         props = dict(cloudformation_json.get("Properties") or {})
         resource = original_resource
         physical, data = cls._handle(
-            "Update", resource.resource_type, resource.logical_id, resource.stack_id, props, resource.properties, resource.physical_id
+            "Update",
+            resource.resource_type,
+            resource.logical_id,
+            resource.stack_id,
+            props,
+            resource.properties,
+            resource.physical_id,
         )
         return cls(resource.resource_type, resource.logical_id, resource.stack_id, physical, data, props)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self._handle("Delete", self.resource_type, self.logical_id, self.stack_id, self.properties, None, self.physical_id)
+        self._handle(
+            "Delete", self.resource_type, self.logical_id, self.stack_id, self.properties, None, self.physical_id
+        )
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]

@@ -159,9 +159,7 @@ def sns_publish(
         reason = "FunctionNotFound" if outcome is None and condition == "ResourceNotFound" else condition
         _subscription_dead_letter(core, subscription, envelope, reason)
 
-    core.engine.invoke_async(
-        subscription.endpoint, event, source=f"sns:{subscription.topic.name}", on_give_up=give_up
-    )
+    core.engine.invoke_async(subscription.endpoint, event, source=f"sns:{subscription.topic.name}", on_give_up=give_up)
 
 
 # -- EventBridge ----------------------------------------------------------------------------------
@@ -242,7 +240,9 @@ def _normalize_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _target_dead_letter(core: CloudCore, rule: Any, target: Mapping[str, Any], payload: Any, code: str, message: str) -> None:
+def _target_dead_letter(
+    core: CloudCore, rule: Any, target: Mapping[str, Any], payload: Any, code: str, message: str
+) -> None:
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not dead_letter:
         core.delivery_errors.append(f"rule {rule.name} could not deliver to {target['Arn']}: {message}")
@@ -308,7 +308,7 @@ def deliver_rule_event(core: CloudCore, rule: Any, event: dict[str, Any]) -> Non
                 rule._send_to_cw_log_group(arn.split(":log-group:")[1].split(":")[0], dict(event))
             else:
                 raise NotImplementedError(f"the local cloud has no EventBridge target support for {service}")
-        except Exception as exc:  # noqa: BLE001 - undeliverable events go to the target's DLQ
+        except Exception as exc:  # undeliverable events go to the target's DLQ
             _target_dead_letter(core, rule, target, payload, type(exc).__name__, str(exc))
 
 

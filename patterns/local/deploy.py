@@ -114,7 +114,11 @@ class Assembly:
             if artifact.get("type") != "aws:cloudformation:stack":
                 continue
             props = artifact.get("properties", {})
-            deps = tuple(d for d in artifact.get("dependencies", []) if d in artifacts and artifacts[d].get("type") == "aws:cloudformation:stack")
+            deps = tuple(
+                d
+                for d in artifact.get("dependencies", [])
+                if d in artifacts and artifacts[d].get("type") == "aws:cloudformation:stack"
+            )
             asset_file = next((assets[d] for d in artifact.get("dependencies", []) if d in assets), None)
             self.stacks[artifact_id] = StackArtifact(
                 artifact_id=artifact_id,
@@ -203,7 +207,7 @@ class Deployer:
             ssm = ssm_backends[self.core.account_id][self.core.region]
             try:
                 existing = ssm.get_parameter(BOOTSTRAP_VERSION_PARAMETER)
-            except Exception:  # noqa: BLE001 - moto raises ParameterNotFound
+            except Exception:  # moto raises ParameterNotFound
                 existing = None
             if existing is None:
                 ssm.put_parameter(
@@ -306,7 +310,9 @@ class Deployer:
             resources=resources,
         )
 
-    def deploy_artifact(self, assembly: Assembly, artifact: StackArtifact, parameters: Mapping[str, str] | None = None) -> DeployedStack:
+    def deploy_artifact(
+        self, assembly: Assembly, artifact: StackArtifact, parameters: Mapping[str, str] | None = None
+    ) -> DeployedStack:
         if artifact.assets_file is not None and artifact.assets_file.is_file():
             self.ensure_bootstrap()
             self.upload_assets(artifact.assets_file)

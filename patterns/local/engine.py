@@ -69,9 +69,7 @@ class Engine:
         self.core = core
         self.settings = settings
         self.background = background
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.workers, thread_name_prefix="local-lambda"
-        )
+        self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="local-lambda")
         self._futures: dict[Future[None], str] = {}
         self._futures_lock = threading.Lock()
         self._tasks: list[AsyncTask] = []
@@ -102,7 +100,7 @@ class Engine:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - the server must keep polling; the error is kept
+            except Exception:  # a server keeps polling; the error is kept for errors/drain()
                 self.errors.append(traceback.format_exc())
             self._stop.wait(self.settings.poll_interval)
 
@@ -121,7 +119,7 @@ class Engine:
         def run() -> None:
             try:
                 work()
-            except Exception:  # noqa: BLE001 - surfaced by drain(), never swallowed
+            except Exception:  # surfaced by drain(), never swallowed
                 self.errors.append(f"{description}:\n{traceback.format_exc()}")
 
         future = self._executor.submit(run)
@@ -275,7 +273,12 @@ class Engine:
 
     def pending(self) -> list[str]:
         """Human-readable list of what is still going on (for drain timeouts)."""
-        return [*(f"running: {d}" for d in self.inflight()), *self.pending_async(), *self.pollers.pending(), *self.core.running_executions()]
+        return [
+            *(f"running: {d}" for d in self.inflight()),
+            *self.pending_async(),
+            *self.pollers.pending(),
+            *self.core.running_executions(),
+        ]
 
     def drain(self, timeout: float) -> None:
         """Run everything until the cloud is quiet; raise DrainTimeout naming what is left."""

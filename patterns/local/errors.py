@@ -44,6 +44,4 @@ class FunctionError(LocalCloudError):
     def __init__(self, function_name: str, error: dict[str, Any]) -> None:
         self.function_name = function_name
         self.error = error
-        super().__init__(
-            f"{function_name} failed: {error.get('errorType')}: {error.get('errorMessage')}"
-        )
+        super().__init__(f"{function_name} failed: {error.get('errorType')}: {error.get('errorMessage')}")

@@ -164,7 +164,9 @@ class Hooks:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return payload
 
-        def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
+        def create(
+            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any
+        ) -> Any:
             props = cloudformation_json["Properties"]
             fn = cfn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
             fn.local_cloud_props = {k: props[k] for k in _KEPT_FUNCTION_PROPS if k in props}
@@ -175,7 +177,12 @@ class Hooks:
             return fn
 
         def update(
-            cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+            cls: Any,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
         ) -> Any:
             props = dict(cloudformation_json["Properties"])
             layers = props.pop("Layers", None)  # moto rejects layer ARNs it does not host
@@ -185,7 +192,12 @@ class Hooks:
                 code["ZipFile"] = base64.b64encode(cls._create_zipfile_from_plaintext_code(code["ZipFile"]))
                 props["Code"] = code
             fn = cfn_update(
-                cls, original_resource, new_resource_name, {**cloudformation_json, "Properties": props}, account_id, region_name
+                cls,
+                original_resource,
+                new_resource_name,
+                {**cloudformation_json, "Properties": props},
+                account_id,
+                region_name,
             )
             fn.environment_vars = (props.get("Environment") or {}).get("Variables", {})
             fn.reserved_concurrency = props.get("ReservedConcurrentExecutions")
@@ -257,7 +269,9 @@ class Hooks:
                 return PermissionResult.NEUTRAL
             document = json.loads(bucket.policy)
             statements = document.get("Statement", [])
-            statements = [s for s in ([statements] if isinstance(statements, dict) else statements) if "Condition" not in s]
+            statements = [
+                s for s in ([statements] if isinstance(statements, dict) else statements) if "Condition" not in s
+            ]
             if not statements:
                 return PermissionResult.NEUTRAL
             return IAMPolicy(json.dumps({**document, "Statement": statements})).is_action_permitted(action, resource)
@@ -284,9 +298,7 @@ def _stream_ends(core: CloudCore, arn: str) -> dict[str, int]:
         stream = next((s for s in backend.streams.values() if s.arn == arn), None)
         if stream is None:
             return {}
-        return {
-            shard.shard_id: (max(shard.records) if shard.records else -1) for shard in stream.shards.values()
-        }
+        return {shard.shard_id: (max(shard.records) if shard.records else -1) for shard in stream.shards.values()}
     if parts[2] == "dynamodb":
         table = core.stream_table(parts[4], parts[3], arn)
         if table is None or table.stream_shard is None:

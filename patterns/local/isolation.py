@@ -160,10 +160,8 @@ class _LambdaLogHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
-            state.capture.write(
-                f"[{record.levelname}]\t{stamp}.{millis:03d}Z\t{state.request_id}\t{message}\n"
-            )
-        except Exception:  # noqa: BLE001 - a logging handler must never raise into handler code
+            state.capture.write(f"[{record.levelname}]\t{stamp}.{millis:03d}Z\t{state.request_id}\t{message}\n")
+        except Exception:  # a logging handler must never raise into handler code
             self.handleError(record)
 
 

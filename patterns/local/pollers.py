@@ -11,6 +11,7 @@ windows.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import threading
@@ -18,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .engine import iso_now
@@ -177,9 +178,7 @@ class SqsPoller:
                 entry["stringValue"] = value["StringValue"]
             if "BinaryValue" in value:
                 binary = value["BinaryValue"]
-                entry["binaryValue"] = (
-                    base64.b64encode(binary).decode() if isinstance(binary, bytes) else binary
-                )
+                entry["binaryValue"] = base64.b64encode(binary).decode() if isinstance(binary, bytes) else binary
             message_attributes[name] = entry
         record = {
             "messageId": message.id,
@@ -218,10 +217,8 @@ class SqsPoller:
                     break
                 handle = record["receiptHandle"]
                 if record["messageId"] not in failed:
-                    try:
+                    with contextlib.suppress(Exception):  # gone already (visibility expired, purged)
                         sqs.delete_message(self.queue_name, handle)
-                    except Exception:  # noqa: BLE001 - already gone (visibility expired, purged)
-                        pass
                     continue
                 wait_s = self.engine.delay(float(queue.visibility_timeout or 0))
                 for message in queue._messages:
@@ -324,7 +321,13 @@ class StreamPoller:
         records = []
         for item in table.stream_shard.items:
             payload = self._dynamodb_payload(item.record)
-            records.append(_Record(int(payload["dynamodb"]["SequenceNumber"]), payload["dynamodb"]["ApproximateCreationDateTime"], payload))
+            records.append(
+                _Record(
+                    int(payload["dynamodb"]["SequenceNumber"]),
+                    payload["dynamodb"]["ApproximateCreationDateTime"],
+                    payload,
+                )
+            )
         return {table.stream_shard.id: records}
 
     def _kinesis_payload(self, shard_id: str, record: Any) -> dict[str, Any]:
@@ -349,7 +352,7 @@ class StreamPoller:
         record = json.loads(json.dumps(raw, default=str))
         created = raw["dynamodb"].get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
-            aware = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+            aware = created if created.tzinfo else created.replace(tzinfo=UTC)
             record["dynamodb"]["ApproximateCreationDateTime"] = aware.timestamp()
         else:
             record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
@@ -588,7 +591,9 @@ class StreamPoller:
                 unread = sum(1 for r in records if r.seq > position)
                 if unread or (shard and (shard.work or shard.inflight or shard.window_start is not None)):
                     retries = f", retrying attempt {shard.work[0].attempts}" if shard and shard.work else ""
-                    out.append(f"{self.kind} {self.stream_arn} shard {shard_id}: {unread} unprocessed record(s){retries}")
+                    out.append(
+                        f"{self.kind} {self.stream_arn} shard {shard_id}: {unread} unprocessed record(s){retries}"
+                    )
         return out
 
 

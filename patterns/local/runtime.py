@@ -230,9 +230,7 @@ class _SandboxFinder(importlib.abc.MetaPathFinder):
         cached = box.modules.get(fullname)
         if cached is not None:
             is_package = hasattr(cached, "__path__")
-            return importlib.util.spec_from_loader(
-                fullname, _CachedModuleLoader(cached), is_package=is_package
-            )
+            return importlib.util.spec_from_loader(fullname, _CachedModuleLoader(cached), is_package=is_package)
         if path is None:
             return importlib.machinery.PathFinder.find_spec(fullname, [str(box.folder)])
         return None
@@ -461,9 +459,7 @@ class LambdaRuntime:
         if not spec.runtime.startswith("python") or spec.package_type != "Zip":
             kind = spec.runtime or spec.package_type
             outcome.error = {
-                "errorMessage": (
-                    f"The local cloud runs Python zip functions only; {spec.name} uses {kind}"
-                ),
+                "errorMessage": (f"The local cloud runs Python zip functions only; {spec.name} uses {kind}"),
                 "errorType": "Runtime.UnsupportedLocally",
                 "requestId": request_id,
                 "stackTrace": [],
@@ -493,7 +489,7 @@ class LambdaRuntime:
                         "requestId": request_id,
                         "stackTrace": [],
                     }
-            except Exception as exc:  # noqa: BLE001 - any handler exception is a function error
+            except Exception as exc:  # any handler exception is a function error
                 outcome.error = _error_shape(exc, request_id, skip_frames=1)
                 capture.write(
                     f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n"
@@ -582,11 +578,7 @@ class LambdaRuntime:
         module_name = module_path.replace("/", ".")
         provided = _top_level_names(folder)
         folder_str = os.path.abspath(folder) + os.sep
-        stashed = {
-            name: sys.modules.pop(name)
-            for name in list(sys.modules)
-            if name.split(".")[0] in provided
-        }
+        stashed = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] in provided}
         sys.path.insert(0, str(folder))
         importlib.invalidate_caches()
         env = self._environment(spec, folder, log_stream)
@@ -595,16 +587,14 @@ class LambdaRuntime:
         with sandbox(env, request_id) as capture:
             try:
                 module = importlib.import_module(module_name)
-            except Exception as exc:  # noqa: BLE001 - an import failure is the function's error
+            except Exception as exc:  # an import failure is the function's init error
                 error = _error_shape(exc, request_id)
                 error["errorMessage"] = f"Unable to import module '{module_name}': {exc}"
                 error["errorType"] = "Runtime.ImportModuleError"
             finally:
                 sys.path.remove(str(folder))
                 own = {
-                    name: sys.modules.pop(name)
-                    for name, mod in list(sys.modules.items())
-                    if _inside(mod, folder_str)
+                    name: sys.modules.pop(name) for name, mod in list(sys.modules.items()) if _inside(mod, folder_str)
                 }
                 sys.modules.update(stashed)
         init_logs = capture.getvalue()

@@ -119,7 +119,9 @@ def test_fails_if_a_resource_type_is_not_supported(cloud: LocalCloud) -> None:
     stack = cfn.describe_stacks(StackName="StrictApi")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_FAILED"
     assert "Widget (AWS::Foo::Widget)" in stack["StackStatusReason"]
-    failed = [e for e in cfn.describe_stack_events(StackName="StrictApi")["StackEvents"] if e["LogicalResourceId"] == "Widget"]
+    failed = [
+        e for e in cfn.describe_stack_events(StackName="StrictApi")["StackEvents"] if e["LogicalResourceId"] == "Widget"
+    ]
     assert failed[0]["ResourceStatus"] == "CREATE_FAILED" and failed[0]["ResourceType"] == "AWS::Foo::Widget"
     assert cloud.client("sqs").list_queues().get("QueueUrls", []) == []
 
@@ -174,7 +176,9 @@ def test_second_deploy_updates_in_place(cloud: LocalCloud, assemblies: tuple[Pat
     assert cloud.client("ssm").get_parameter(Name="/app/version")["Parameter"]["Value"] == "2"
 
 
-def test_update_with_use_previous_value_for_a_defaulted_parameter(cloud: LocalCloud, assemblies: tuple[Path, Path]) -> None:
+def test_update_with_use_previous_value_for_a_defaulted_parameter(
+    cloud: LocalCloud, assemblies: tuple[Path, Path]
+) -> None:
     # GIVEN a stack whose BootstrapVersion parameter only ever had its default (as cdk deploy leaves it)
     cloud.deploy(assemblies[0], "CfnStack")
     template = json.loads((assemblies[1] / "CfnStack.template.json").read_text())

@@ -51,18 +51,25 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         priced.add_catch(sfn.Fail(stack, "PricingFailed", error="PricingFailed"))
         choice = (
             sfn.Choice(stack, "Large?")
-            .when(sfn.Condition.number_greater_than("$.total", 10), sfn.Pass(stack, "Large", result=sfn.Result.from_object({"size": "large"})))
+            .when(
+                sfn.Condition.number_greater_than("$.total", 10),
+                sfn.Pass(stack, "Large", result=sfn.Result.from_object({"size": "large"})),
+            )
             .otherwise(sfn.Pass(stack, "Small", result=sfn.Result.from_object({"size": "small"})))
         )
         machine = sfn.StateMachine(
-            stack, "Orders", definition_body=sfn.DefinitionBody.from_chainable(priced.next(choice)),
+            stack,
+            "Orders",
+            definition_body=sfn.DefinitionBody.from_chainable(priced.next(choice)),
             timeout=cdk.Duration.minutes(1),
         )
         cdk.CfnOutput(stack, "StateMachineArn", value=machine.state_machine_arn)
 
         audit = sqs.Queue(stack, "Audit")
         cdk.CfnOutput(stack, "AuditUrl", value=audit.queue_url)
-        rule = events.Rule(stack, "OrderPlaced", event_pattern=events.EventPattern(source=["shop"], detail_type=["OrderPlaced"]))
+        rule = events.Rule(
+            stack, "OrderPlaced", event_pattern=events.EventPattern(source=["shop"], detail_type=["OrderPlaced"])
+        )
         rule.add_target(
             targets.SqsQueue(
                 audit,
@@ -99,7 +106,9 @@ def test_schedule_fired_on_demand_sends_the_scheduled_event(cloud: LocalCloud, a
     assert call.source.startswith("events:")
 
 
-def test_state_machine_from_cloudformation_executes_lambda_tasks_and_branches(cloud: LocalCloud, assembly: Path) -> None:
+def test_state_machine_from_cloudformation_executes_lambda_tasks_and_branches(
+    cloud: LocalCloud, assembly: Path
+) -> None:
     # GIVEN the state machine deployed by CloudFormation
     stack = cloud.deploy(assembly, "EventsStack")
     arn = stack.outputs["StateMachineArn"]

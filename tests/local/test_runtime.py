@@ -67,13 +67,19 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from aws_cdk import aws_lambda as lambda_
 
         stack = cdk.Stack(app, "RuntimeStack")
-        python_function(stack, "First", first, environment={"GREETING": "hello"}, memory_size=256,
-                        timeout=cdk.Duration.seconds(7))
+        python_function(
+            stack, "First", first, environment={"GREETING": "hello"}, memory_size=256, timeout=cdk.Duration.seconds(7)
+        )
         python_function(stack, "Second", second, environment={"GREETING": "bonjour"})
         python_function(stack, "Failing", failing)
         python_function(stack, "Single", first, environment={"GREETING": "solo"}, reserved_concurrent_executions=1)
-        lambda_.Function(stack, "Node", runtime=lambda_.Runtime.NODEJS_22_X, handler="index.handler",
-                         code=lambda_.Code.from_inline("exports.handler = async () => 1;"))
+        lambda_.Function(
+            stack,
+            "Node",
+            runtime=lambda_.Runtime.NODEJS_22_X,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("exports.handler = async () => 1;"),
+        )
 
     return synth(root / "cdk.out", build)
 

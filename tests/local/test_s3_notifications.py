@@ -34,7 +34,9 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         queue = sqs.Queue(stack, "Incoming")
         recorder = python_function(stack, "Recorder", code)
         bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, notifications.LambdaDestination(recorder), s3.NotificationKeyFilter(suffix=".jpg")
+            s3.EventType.OBJECT_CREATED,
+            notifications.LambdaDestination(recorder),
+            s3.NotificationKeyFilter(suffix=".jpg"),
         )
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, notifications.SqsDestination(queue), s3.NotificationKeyFilter(prefix="in/")

@@ -81,7 +81,11 @@ def _app(version: str) -> Any:
         consumer.add_event_source(sources.SqsEventSource(queue))
         table.grant_write_data(writer)
         table.grant_write_data(consumer)
-        for name, value in {"Writer": writer.function_name, "Table": table.table_name, "Queue": queue.queue_url}.items():
+        for name, value in {
+            "Writer": writer.function_name,
+            "Table": table.table_name,
+            "Queue": queue.queue_url,
+        }.items():
             cdk.CfnOutput(stack, f"{name}Id", value=value)
 
     return build
@@ -111,10 +115,14 @@ def test_cdk_cli_bootstraps_and_deploys_twice(apps: tuple[Path, Path], tmp_path:
             outputs = server.stack("ServerStack").outputs
 
             # THEN its function runs with the deployed environment and reaches the same server
-            response = server.client("lambda").invoke(FunctionName=outputs["WriterId"], Payload=json.dumps({"id": version}))
+            response = server.client("lambda").invoke(
+                FunctionName=outputs["WriterId"], Payload=json.dumps({"id": version})
+            )
             assert json.loads(response["Payload"].read()) == version
             # AND the SQS poller (in the background) runs the consumer against the same table
-            server.client("sqs").send_message(QueueUrl=outputs["QueueId"], MessageBody=json.dumps({"id": f"q{version}"}))
+            server.client("sqs").send_message(
+                QueueUrl=outputs["QueueId"], MessageBody=json.dumps({"id": f"q{version}"})
+            )
             server.drain(timeout=20)
 
         items = server.client("dynamodb").scan(TableName=outputs["TableId"])["Items"]

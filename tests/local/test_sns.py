@@ -60,7 +60,12 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subscriber_dlq = sqs.Queue(stack, "SubscriberDlq")
         subscriber = python_function(stack, "Subscriber", code)
         topic.add_subscription(subs.LambdaSubscription(subscriber, dead_letter_queue=subscriber_dlq))
-        for name, queue in {"Red": red, "Large": large, "Everything": everything, "SubscriberDlq": subscriber_dlq}.items():
+        for name, queue in {
+            "Red": red,
+            "Large": large,
+            "Everything": everything,
+            "SubscriberDlq": subscriber_dlq,
+        }.items():
             cdk.CfnOutput(stack, f"{name}Url", value=queue.queue_url)
 
     return synth(root / "cdk.out", build)

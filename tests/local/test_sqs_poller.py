@@ -112,9 +112,7 @@ def test_poison_message_goes_to_dlq_after_max_receive_count_and_the_rest_is_proc
     # THEN each good message was processed exactly once, each poison message was tried 3 times
     processed = Counter(b["n"] for b in _processed_bodies(cloud, "Partial"))
     assert processed == Counter(n for n in range(25) if n not in (4, 13))
-    deliveries = Counter(
-        json.loads(r["body"])["n"] for i in cloud.invocations("Partial") for r in i.event["Records"]
-    )
+    deliveries = Counter(json.loads(r["body"])["n"] for i in cloud.invocations("Partial") for r in i.event["Records"])
     assert deliveries[4] == deliveries[13] == 3
     assert all(i.ok and len(i.event["Records"]) <= 10 for i in cloud.invocations("Partial"))
     # AND the poison messages are in the DLQ with their receive count, the queue is empty
@@ -140,7 +138,9 @@ def test_a_function_error_fails_the_whole_batch(cloud: LocalCloud, assembly: Pat
     assert sorted(json.loads(m["Body"])["n"] for m in dead) == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize(("function", "queue", "limit"), [("Limited", "LimitedQueueUrl", 2), ("Scaled", "ScaledQueueUrl", 3)])
+@pytest.mark.parametrize(
+    ("function", "queue", "limit"), [("Limited", "LimitedQueueUrl", 2), ("Scaled", "ScaledQueueUrl", 3)]
+)
 def test_consumer_never_runs_above_its_concurrency_limit(
     cloud: LocalCloud, assembly: Path, function: str, queue: str, limit: int
 ) -> None:

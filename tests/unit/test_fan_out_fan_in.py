@@ -404,12 +404,14 @@ def test_fails_if_neither_a_pillow_layer_nor_handler_code_is_given() -> None:
         _build(pillow_layer=None)
 
 
-def test_fails_if_uploads_and_renditions_share_a_bucket() -> None:
+@pytest.mark.parametrize("same_object", [True, False])
+def test_fails_if_uploads_and_renditions_share_a_bucket(same_object: bool) -> None:
     stack = Stack(new_app(), "Invalid")
     shared = s3.Bucket.from_bucket_name(stack, "Shared", "shared")
+    other = shared if same_object else s3.Bucket.from_bucket_name(stack, "SharedAgain", "shared")
     with pytest.raises(ValueError, match="are the same bucket: every rendition written there would start a new job"):
         FanOutFanIn(stack, "Assets", pillow_layer=pillow(stack), existing_input_bucket=shared,
-                    existing_output_bucket=shared)
+                    existing_output_bucket=other)
 
 
 @pytest.mark.parametrize(("existing", "props_name", "make"), [

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
+from patterns import core
 from patterns.internal_endpoint import InternalEndpoint
 from tests.conftest import new_app
 
@@ -140,6 +141,9 @@ def test_caller_may_invoke_exactly_the_worker(built) -> None:
     }]
     caller = b.props(p.caller)
     assert caller["Environment"]["Variables"]["WORKER_FUNCTION_NAME"] == {"Ref": b.logical_id(p.worker)}
+    assert caller["Environment"]["Variables"]["WORKER_TIMEOUT_SECONDS"] == "10"
+    # the caller outlives the worker, so a synchronous call always gets the worker's answer or error
+    assert (caller["Timeout"], b.props(p.worker)["Timeout"]) == (15, 10)
     assert caller["Handler"] == "caller.handler"
     assert b.props(p.worker)["Handler"] == "worker.handler"
 
@@ -200,3 +204,16 @@ def test_fails_if_retry_attempts_is_out_of_range(attempts: int) -> None:
 def test_fails_if_max_event_age_is_out_of_range(age: Duration) -> None:
     with pytest.raises(ValueError, match=r"max_event_age \(seconds\) must be between 60 and 21600"):
         InternalEndpoint(Stack(new_app(), "Invalid"), "Pricing", max_event_age=age)
+
+
+def test_caller_timeout_follows_the_worker_up_to_lambdas_limit() -> None:
+    timeouts = {}
+    for worker_seconds in (60, 898):
+        stack = Stack(new_app(), f"Timeout{worker_seconds}")
+        pattern = InternalEndpoint(
+            stack, "Pricing", function_options=core.FunctionOptions(timeout=Duration.seconds(worker_seconds))
+        )
+        functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+        caller = functions[stack.get_logical_id(pattern.caller.node.default_child)]["Properties"]
+        timeouts[worker_seconds] = (caller["Timeout"], caller["Environment"]["Variables"]["WORKER_TIMEOUT_SECONDS"])
+    assert timeouts == {60: (65, "60"), 898: (900, "898")}

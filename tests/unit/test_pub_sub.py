@@ -348,3 +348,10 @@ def test_fails_if_max_receive_count_is_out_of_range() -> None:
 def test_fails_if_a_batch_size_above_10_has_no_batching_window() -> None:
     with pytest.raises(ValueError, match=r"batch_size above 10 needs max_batching_window .*\(given 50\)"):
         _build(subscribers=[Subscriber(name="A", batch_size=50)])
+
+
+def test_fails_if_the_existing_topic_is_fifo() -> None:
+    stack = Stack(new_app(), "Invalid")
+    fifo = sns.Topic.from_topic_arn(stack, "Fifo", "arn:aws:sns:us-east-1:111122223333:orders.fifo")
+    with pytest.raises(ValueError, match="existing_topic must be a standard topic"):
+        PubSub(stack, "Orders", subscribers=[Subscriber(name="A")], existing_topic=fifo)

@@ -340,3 +340,9 @@ def test_fails_if_existing_table_and_table_props_are_both_given() -> None:
     with pytest.raises(ValueError, match="existing_table and table_props cannot both be set"):
         ScheduledService(stack, "HealthCheck", checks=[HOME], record_results=True, existing_table=table,
                          table_props={})
+
+
+def test_fails_if_the_checks_do_not_fit_in_the_environment() -> None:
+    many = [HealthCheck(name=f"Page{i:03d}", url=f"https://shop.example.com/products/{i:03d}") for i in range(40)]
+    with pytest.raises(ValueError, match=r"the checks take \d+ characters of JSON, more than the 3000"):
+        _build(checks=many)
