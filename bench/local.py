@@ -5,8 +5,11 @@ Goal (issue 3): deploy + one event through every demo stack <= 60 s on this mach
 
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before aws_cdk loads
+
+import argparse
 import statistics
 import sys
 import time

@@ -6,9 +6,12 @@ alternating in each round so machine noise hits both alike. Prints min/median an
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before aws_cdk loads
+
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys

@@ -7,6 +7,9 @@ Each ``demo/<pattern>.py`` defines ``build(scope, stack_id) -> Stack`` (the demo
 from __future__ import annotations
 
 import importlib
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before aws_cdk loads
 from types import ModuleType
 
 from aws_cdk import Stack

@@ -414,6 +414,79 @@ class LogsMetricFilter(_LocalModel):
         return cls(name)
 
 
+class SchedulerScheduleGroup(_LocalModel):
+    """AWS::Scheduler::ScheduleGroup."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::ScheduleGroup"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SchedulerScheduleGroup:
+        from moto.scheduler.models import scheduler_backends
+
+        props = cloudformation_json["Properties"]
+        name = props.get("Name", resource_name)
+        group = scheduler_backends[account_id][region_name].create_schedule_group(name, props.get("Tags", []))
+        return cls(name, {"Arn": group.arn})
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        with contextlib.suppress(Exception):  # gone already
+            scheduler_backends[account_id][region_name].delete_schedule_group(resource_name)
+
+
+class SchedulerSchedule(_LocalModel):
+    """AWS::Scheduler::Schedule: stored in moto; ``LocalCloud.fire_schedule`` runs its target."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::Schedule"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> SchedulerSchedule:
+        from moto.scheduler.models import scheduler_backends
+
+        props = cloudformation_json["Properties"]
+        name = props.get("Name", resource_name)
+        group = props.get("GroupName", "default")
+        schedule = scheduler_backends[account_id][region_name].create_schedule(
+            description=props.get("Description", ""),
+            end_date=props.get("EndDate"),
+            flexible_time_window=props.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            group_name=group,
+            kms_key_arn=props.get("KmsKeyArn"),
+            name=name,
+            schedule_expression=props["ScheduleExpression"],
+            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
+            start_date=None,
+            state=props.get("State"),
+            target=dict(props["Target"]),
+            action_after_completion=None,
+        )
+        model = cls(f"{group}/{name}", {"Arn": schedule.arn})
+        model.properties = props
+        return model
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        group, _, name = resource_name.rpartition("/")
+        with contextlib.suppress(Exception):  # gone already
+            scheduler_backends[account_id][region_name].delete_schedule(group or None, name)
+
+
 class DynamoDbGlobalTable(_LocalModel):
     """AWS::DynamoDB::GlobalTable (CDK's TableV2), as a table in the deployment region."""
 
@@ -737,6 +810,8 @@ NEW_MODELS: tuple[type[_LocalModel], ...] = (
     CloudWatchAlarm,
     LogsMetricFilter,
     DynamoDbGlobalTable,
+    SchedulerScheduleGroup,
+    SchedulerSchedule,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -170,10 +171,8 @@ class _Cloud:
             elif rest and stack.name == stack_name and rest in stack.resources:
                 matches.append(stack.resources[rest])
             else:
-                try:
+                with contextlib.suppress(LocalCloudError):
                     matches.append(stack.resource_by_path(ref))
-                except LocalCloudError:
-                    pass
         unique = {(m.stack_name, m.logical_id): m for m in matches}
         if len(unique) > 1:
             where = ", ".join(f"{s}/{lid}" for s, lid in unique)
@@ -252,10 +251,30 @@ class _Cloud:
                         return rule
         raise LocalCloudError(f"no EventBridge rule {ref!r}")
 
-    def fire_schedule(self, rule: str) -> None:
-        """Send the 'Scheduled Event' of a schedule rule to its targets now (then drain)."""
-        from .delivery import deliver_rule_event, scheduled_event
+    def _schedule(self, ref: str) -> Any:
+        """An EventBridge Scheduler schedule by name, ``group/name``, logical id or path; or None."""
+        from moto.scheduler.models import scheduler_backends
 
+        names = {ref}
+        with contextlib.suppress(LocalCloudError):
+            names.add(self.physical_id(ref))
+        with self.core.lock:
+            for group in scheduler_backends[self.account_id][self.region].schedule_groups.values():
+                for schedule in group.schedules.values():
+                    if names & {schedule.name, f"{group.name}/{schedule.name}", schedule.arn}:
+                        return schedule
+        return None
+
+    def fire_schedule(self, rule: str) -> None:
+        """Run a schedule now: an EventBridge schedule rule (its targets get AWS's 'Scheduled
+        Event') or an EventBridge Scheduler schedule (its target gets its Input). Then drain()."""
+        from .delivery import deliver_rule_event, deliver_schedule, scheduled_event
+
+        schedule = self._schedule(rule)
+        if schedule is not None:
+            with self.core.lock:
+                deliver_schedule(self.core, schedule)
+            return
         found = self._rule(rule)
         if not found.scheduled_expression:
             raise LocalCloudError(f"rule {found.name} has no schedule expression")

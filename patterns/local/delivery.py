@@ -241,17 +241,17 @@ def _normalize_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _target_dead_letter(
-    core: CloudCore, rule: Any, target: Mapping[str, Any], payload: Any, code: str, message: str
+    core: CloudCore, source_arn: str, target: Mapping[str, Any], payload: Any, code: str, message: str
 ) -> None:
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not dead_letter:
-        core.delivery_errors.append(f"rule {rule.name} could not deliver to {target['Arn']}: {message}")
+        core.delivery_errors.append(f"{source_arn} could not deliver to {target['Arn']}: {message}")
         return
     core.deliver(
         dead_letter,
         payload,
         attributes={
-            "RULE_ARN": {"DataType": "String", "StringValue": rule.arn},
+            "RULE_ARN": {"DataType": "String", "StringValue": source_arn},
             "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
             "ERROR_CODE": {"DataType": "String", "StringValue": code},
             "ERROR_MESSAGE": {"DataType": "String", "StringValue": message[:1024]},
@@ -259,57 +259,81 @@ def _target_dead_letter(
     )
 
 
+def _send_to_target(
+    core: CloudCore, source_arn: str, label: str, target: Mapping[str, Any], payload: Any, event: Mapping[str, Any]
+) -> None:
+    """Deliver one payload to one EventBridge / Scheduler target; undeliverable → the target's DLQ.
+
+    Lambda targets are invoked asynchronously. Local simplification (documented): a function that
+    still fails after its async retries also parks the event in the target's DLQ.
+    """
+    arn: str = target["Arn"]
+    parts = arn.split(":")
+    service, region, account = parts[2], parts[3], parts[4]
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    try:
+        if service == "lambda":
+
+            def give_up(outcome: InvokeOutcome | None, condition: str) -> None:
+                message = (outcome.error or {}).get("errorMessage", condition) if outcome else condition
+                _target_dead_letter(core, source_arn, target, payload, condition, str(message))
+
+            core.engine.invoke_async(arn, payload, source=label, on_give_up=give_up)
+        elif service == "sqs":
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            fifo = parts[5].endswith(".fifo")
+            core.sqs_backend(account, region).send_message(
+                parts[5], body, group_id=group, deduplication_id=str(event.get("id") or uuid.uuid4()) if fifo else None
+            )
+        elif service == "sns":
+            core.sns_backend(account, region).publish(body, arn=arn)
+        elif service == "states":
+            core.sfn_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=body)
+        elif service == "events" and "event-bus/" in arn:
+            detail = payload if isinstance(payload, dict) else {"input": payload}
+            core.events_backend(account, region).put_events(
+                [
+                    {
+                        "Source": event.get("source", "aws.scheduler"),
+                        "DetailType": event.get("detail-type", "Scheduled Event"),
+                        "Detail": json.dumps(event.get("detail", detail)),
+                        "EventBusName": arn.split("/")[-1],
+                        "Resources": event.get("resources", []),
+                    }
+                ]
+            )
+        elif service == "logs":
+            from moto.logs.models import logs_backends
+
+            group = arn.split(":log-group:")[1].split(":")[0]
+            logs = logs_backends[account][region]
+            stream = str(uuid.uuid4())
+            logs.create_log_stream(group, stream)
+            logs.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": body}])
+        else:
+            raise NotImplementedError(f"the local cloud cannot deliver to {service} targets")
+    except Exception as exc:  # undeliverable events go to the target's DLQ
+        _target_dead_letter(core, source_arn, target, payload, type(exc).__name__, str(exc))
+
+
 def deliver_rule_event(core: CloudCore, rule: Any, event: dict[str, Any]) -> None:
     """Send one matched event to every target of ``rule`` (called under the backend lock)."""
     event = _normalize_event(event)
     for target in list(rule.targets):
-        payload = target_input(target, event, rule)
-        arn: str = target["Arn"]
-        parts = arn.split(":")
-        service, region, account = parts[2], parts[3], parts[4]
+        _send_to_target(core, rule.arn, f"events:{rule.name}", target, target_input(target, event, rule), event)
+
+
+def deliver_schedule(core: CloudCore, schedule: Any) -> None:
+    """Invoke an EventBridge Scheduler schedule's target now (called under the backend lock)."""
+    target = schedule.target
+    raw = target.get("Input")
+    payload: Any = {}
+    if raw:
         try:
-            if service == "lambda":
-
-                def give_up(
-                    outcome: InvokeOutcome | None, condition: str, t: Mapping[str, Any] = target, p: Any = payload
-                ) -> None:
-                    message = (outcome.error or {}).get("errorMessage", condition) if outcome else condition
-                    _target_dead_letter(core, rule, t, p, condition, str(message))
-
-                core.engine.invoke_async(arn, payload, source=f"events:{rule.name}", on_give_up=give_up)
-            elif service == "sqs":
-                body = payload if isinstance(payload, str) else json.dumps(payload)
-                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-                core.sqs_backend(account, region).send_message(
-                    parts[5],
-                    body,
-                    group_id=group,
-                    deduplication_id=event.get("id") if parts[5].endswith(".fifo") else None,
-                )
-            elif service == "sns":
-                body = payload if isinstance(payload, str) else json.dumps(payload)
-                core.sns_backend(account, region).publish(body, arn=arn)
-            elif service == "states":
-                body = payload if isinstance(payload, str) else json.dumps(payload)
-                core.sfn_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=body)
-            elif service == "events" and "event-bus/" in arn:
-                core.events_backend(account, region).put_events(
-                    [
-                        {
-                            "Source": event["source"],
-                            "DetailType": event["detail-type"],
-                            "Detail": json.dumps(event["detail"]),
-                            "EventBusName": arn.split("/")[-1],
-                            "Resources": event.get("resources", []),
-                        }
-                    ]
-                )
-            elif service == "logs":
-                rule._send_to_cw_log_group(arn.split(":log-group:")[1].split(":")[0], dict(event))
-            else:
-                raise NotImplementedError(f"the local cloud has no EventBridge target support for {service}")
-        except Exception as exc:  # undeliverable events go to the target's DLQ
-            _target_dead_letter(core, rule, target, payload, type(exc).__name__, str(exc))
+            payload = json.loads(raw)
+        except ValueError:
+            payload = raw
+    _send_to_target(core, schedule.arn, f"scheduler:{schedule.name}", target, payload, {})
 
 
 def scheduled_event(rule: Any) -> dict[str, Any]:

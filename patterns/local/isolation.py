@@ -180,7 +180,7 @@ class Isolation:
         if self._installed:
             return
         self._saved_environ = os.environ
-        os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]
+        os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - shares the data
         self._saved_stdout, self._saved_stderr = sys.stdout, sys.stderr
         sys.stdout = _ThreadStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = _ThreadStream(sys.stderr)  # type: ignore[assignment]
@@ -221,7 +221,7 @@ class Isolation:
         while isinstance(sys.stderr, _ThreadStream):
             sys.stderr = sys.stderr.original  # type: ignore[assignment]
         if isinstance(os.environ, OverlayEnviron):
-            os.environ = self._saved_environ
+            os.environ = self._saved_environ  # noqa: B003 - the original object, same data
         self._installed = False
 
 

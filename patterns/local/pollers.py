@@ -45,18 +45,15 @@ def _filters(esm: Any) -> list[Any]:
 def _matches(patterns: list[Any], record: dict[str, Any], body_key: str | None) -> bool:
     if not patterns:
         return True
-    probe = dict(record)
-    if body_key is not None:
-        raw = record.get(body_key)
-        if body_key == "data" and isinstance(raw, str):
-            try:
+    probe = json.loads(json.dumps(record))
+    holder = probe.get("kinesis", probe) if body_key == "data" else probe
+    if body_key is not None and isinstance(holder.get(body_key), str):
+        raw = holder[body_key]
+        if body_key == "data":
+            with contextlib.suppress(ValueError):
                 raw = base64.b64decode(raw).decode()
-            except ValueError:
-                pass
-        try:
-            probe[body_key] = json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            holder[body_key] = json.loads(raw)
     return any(p.matches_event(probe) for p in patterns)
 
 
@@ -259,9 +256,13 @@ class SqsPoller:
 
 @dataclass
 class _Record:
+    """A stream record: the moto object, and its Lambda event shape once it is needed."""
+
     seq: int
     arrival: float
-    payload: dict[str, Any]
+    raw: Any
+    shard_id: str
+    shaped: dict[str, Any] | None = None
 
 
 @dataclass
@@ -308,27 +309,35 @@ class StreamPoller:
             stream = next((s for s in backend.streams.values() if s.arn == self.stream_arn), None)
             if stream is None:
                 return {}
-            shards: dict[str, list[_Record]] = {}
-            for shard in stream.shards.values():
-                shards[shard.shard_id] = [
-                    _Record(seq, record.created_at, self._kinesis_payload(shard.shard_id, record))
-                    for seq, record in shard.records.items()
+            return {
+                shard.shard_id: [
+                    _Record(seq, record.created_at, record, shard.shard_id) for seq, record in shard.records.items()
                 ]
-            return shards
+                for shard in stream.shards.values()
+            }
         table = self.core.stream_table(self.account_id, self.region, self.stream_arn)
         if table is None or table.stream_shard is None:
             return {}
+        shard_id = table.stream_shard.id
         records = []
         for item in table.stream_shard.items:
-            payload = self._dynamodb_payload(item.record)
-            records.append(
-                _Record(
-                    int(payload["dynamodb"]["SequenceNumber"]),
-                    payload["dynamodb"]["ApproximateCreationDateTime"],
-                    payload,
-                )
-            )
-        return {table.stream_shard.id: records}
+            dynamodb = item.record["dynamodb"]
+            created = dynamodb.get("ApproximateCreationDateTime")
+            if isinstance(created, datetime):
+                arrival = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+            else:
+                arrival = time.time()
+            records.append(_Record(int(dynamodb["SequenceNumber"]), arrival, item.record, shard_id))
+        return {shard_id: records}
+
+    def payload(self, record: _Record) -> dict[str, Any]:
+        """The record as Lambda receives it (built once, on first use)."""
+        if record.shaped is None:
+            if self.kind == "kinesis":
+                record.shaped = self._kinesis_payload(record.shard_id, record.raw)
+            else:
+                record.shaped = self._dynamodb_payload(record.raw, record.arrival)
+        return record.shaped
 
     def _kinesis_payload(self, shard_id: str, record: Any) -> dict[str, Any]:
         return {
@@ -348,14 +357,9 @@ class StreamPoller:
             "eventSourceARN": self.stream_arn,
         }
 
-    def _dynamodb_payload(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _dynamodb_payload(self, raw: dict[str, Any], arrival: float) -> dict[str, Any]:
         record = json.loads(json.dumps(raw, default=str))
-        created = raw["dynamodb"].get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            aware = created if created.tzinfo else created.replace(tzinfo=UTC)
-            record["dynamodb"]["ApproximateCreationDateTime"] = aware.timestamp()
-        else:
-            record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+        record["dynamodb"]["ApproximateCreationDateTime"] = arrival
         record["eventVersion"] = "1.1"
         record["awsRegion"] = self.region
         record["eventSourceARN"] = self.stream_arn
@@ -427,11 +431,20 @@ class StreamPoller:
                 first_window = self._window(esm, unread[0].arrival)
                 unread = [r for r in unread if self._window(esm, r.arrival) == first_window]
                 shard.window_start = first_window
+            patterns = _filters(esm)
+            if patterns:
+                # Records the mapping's filter rejects count as processed (AWS drops them).
+                body_key = "data" if self.kind == "kinesis" else None
+                kept = [r for r in unread if _matches(patterns, self.payload(r), body_key)]
+                if not kept:
+                    shard.position = max(shard.position, unread[-1].seq)
+                    return False
+                unread = kept
             batch = unread[: int(esm.batch_size)]
             window = float(esm.max_batch_window or 0)
-            if window and len(batch) < int(esm.batch_size) and not self.engine.fast:
-                if time.time() - batch[0].arrival < self.engine.delay(window):
-                    return False
+            filling = window and len(batch) < int(esm.batch_size) and not self.engine.fast
+            if filling and time.time() - batch[0].arrival < self.engine.delay(window):
+                return False
             shard.work.append(_Batch(batch))
             shard.read_end = batch[-1].seq
         head = shard.work[0]
@@ -457,7 +470,7 @@ class StreamPoller:
         )
 
     def _event(self, esm: Any, shard: _Shard, batch: _Batch, final: bool) -> dict[str, Any]:
-        event: dict[str, Any] = {"Records": [r.payload for r in batch.records]}
+        event: dict[str, Any] = {"Records": [self.payload(r) for r in batch.records]}
         if esm.tumbling_window and shard.window_start is not None:
             start = shard.window_start
             event.update(
@@ -536,10 +549,9 @@ class StreamPoller:
         limit = esm.max_retry_attempts
         return limit is not None and int(limit) >= 0 and batch.attempts > int(limit)
 
-    def _identifier(self, record: _Record) -> str:
-        if self.kind == "kinesis":
-            return str(record.payload["kinesis"]["sequenceNumber"])
-        return str(record.payload["dynamodb"]["SequenceNumber"])
+    @staticmethod
+    def _identifier(record: _Record) -> str:
+        return str(record.seq)
 
     @staticmethod
     def _done(shard: _Shard) -> None:

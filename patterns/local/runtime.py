@@ -10,6 +10,7 @@ function's own cache, so two functions can both have an ``app.py`` and a ``model
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.abc
@@ -372,10 +373,8 @@ class LambdaRuntime:
         request_id = request_id or str(uuid.uuid4())
         if isinstance(event, str) and event == "{}":
             event = {}
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # the handler gets its own copy, as over the wire
             event = json.loads(json.dumps(event))
-        except (TypeError, ValueError):
-            pass
         try:
             self._acquire(spec)
         except FunctionThrottled:

@@ -53,8 +53,8 @@ def _stack(version: str, with_second_queue: bool) -> Any:
             handler="index.handler",
             code=lambda_.Code.from_inline(
                 "def handler(event, context):\n"
-                "    props = event['ResourceProperties']\n"
-                "    return {'PhysicalResourceId': 'thing-' + props['Name'], 'Data': {'Greeting': 'hi ' + props['Name']}}\n"
+                "    name = event['ResourceProperties']['Name']\n"
+                "    return {'PhysicalResourceId': 'thing-' + name, 'Data': {'Greeting': 'hi ' + name}}\n"
             ),
         )
         provider = cr.Provider(stack, "Provider", on_event_handler=on_event)

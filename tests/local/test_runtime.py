@@ -192,5 +192,5 @@ def test_sync_invoke_over_reserved_concurrency_is_throttled(cloud: LocalCloud, a
 
 def test_non_python_runtimes_fail_clearly(cloud: LocalCloud, assembly: Path) -> None:
     name = cloud.deploy(assembly, "RuntimeStack").resource_by_path("Node").physical_id
-    with pytest.raises(FunctionError, match="Runtime.UnsupportedLocally.*nodejs22.x"):
+    with pytest.raises(FunctionError, match=r"Runtime\.UnsupportedLocally.*nodejs22\.x"):
         cloud.invoke(name, {})
