@@ -487,6 +487,110 @@ class SchedulerSchedule(_LocalModel):
             scheduler_backends[account_id][region_name].delete_schedule(group or None, name)
 
 
+class FirehoseDeliveryStream(_LocalModel):
+    """AWS::KinesisFirehose::DeliveryStream (S3 destinations; a Kinesis source is polled locally).
+
+    Records are written to S3 as they arrive (buffering hints and Lambda processing are not
+    applied locally).
+    """
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::KinesisFirehose::DeliveryStream"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "DeliveryStreamName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> FirehoseDeliveryStream:
+        from moto.firehose.models import firehose_backends
+
+        props = cloudformation_json["Properties"]
+        name = props.get("DeliveryStreamName", resource_name)[:64]
+        backend = firehose_backends[account_id][region_name]
+        backend.create_delivery_stream(
+            region=region_name,
+            delivery_stream_name=name,
+            delivery_stream_type=props.get("DeliveryStreamType", "DirectPut"),
+            kinesis_stream_source_configuration=props.get("KinesisStreamSourceConfiguration"),
+            delivery_stream_encryption_configuration_input=props.get("DeliveryStreamEncryptionConfigurationInput"),
+            s3_destination_configuration=props.get("S3DestinationConfiguration"),
+            extended_s3_destination_configuration=props.get("ExtendedS3DestinationConfiguration"),
+            redshift_destination_configuration=props.get("RedshiftDestinationConfiguration"),
+            elasticsearch_destination_configuration=props.get("ElasticsearchDestinationConfiguration"),
+            splunk_destination_configuration=props.get("SplunkDestinationConfiguration"),
+            http_endpoint_destination_configuration=props.get("HttpEndpointDestinationConfiguration"),
+            snowflake_destination_configuration=props.get("SnowflakeDestinationConfiguration"),
+            iceberg_destination_configuration=props.get("IcebergDestinationConfiguration"),
+            tags=props.get("Tags", []),
+        )
+        arn = backend.delivery_streams[name].delivery_stream_arn
+        return cls(name, {"Arn": arn})
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.firehose.models import firehose_backends
+
+        with contextlib.suppress(Exception):  # gone already
+            firehose_backends[account_id][region_name].delete_delivery_stream(resource_name)
+
+
+class PipesPipe(_LocalModel):
+    """AWS::Pipes::Pipe with an SQS source (polled locally; see pollers.PipePoller)."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Pipes::Pipe"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> PipesPipe:
+        from moto.pipes.models import pipes_backends
+
+        props = cloudformation_json["Properties"]
+        if props["Source"].split(":")[2] != "sqs":
+            raise LocalCloudError(
+                f"{kwargs.get('LogicalId', resource_name)} (AWS::Pipes::Pipe): only SQS sources run locally, "
+                f"not {props['Source']}"
+            )
+        name = props.get("Name", resource_name)[:64]
+        pipe = pipes_backends[account_id][region_name].create_pipe(
+            name=name,
+            description=props.get("Description"),
+            desired_state=props.get("DesiredState"),
+            source=props["Source"],
+            source_parameters=props.get("SourceParameters"),
+            enrichment=props.get("Enrichment"),
+            enrichment_parameters=props.get("EnrichmentParameters"),
+            target=props["Target"],
+            target_parameters=props.get("TargetParameters"),
+            role_arn=props["RoleArn"],
+            tags=props.get("Tags"),
+            log_configuration=props.get("LogConfiguration"),
+            kms_key_identifier=props.get("KmsKeyIdentifier"),
+        )
+        return cls(name, {"Arn": pipe.arn})
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.pipes.models import pipes_backends
+
+        with contextlib.suppress(Exception):  # gone already
+            pipes_backends[account_id][region_name].delete_pipe(resource_name)
+
+
 class DynamoDbGlobalTable(_LocalModel):
     """AWS::DynamoDB::GlobalTable (CDK's TableV2), as a table in the deployment region."""
 
@@ -812,6 +916,8 @@ NEW_MODELS: tuple[type[_LocalModel], ...] = (
     DynamoDbGlobalTable,
     SchedulerScheduleGroup,
     SchedulerSchedule,
+    FirehoseDeliveryStream,
+    PipesPipe,
 )
 
 
@@ -882,6 +988,51 @@ def check_nothing_skipped(template: Mapping[str, Any], resource_map: Any) -> Non
             missing.append((logical_id, resource.get("Type", "")))
     if missing:
         raise UnsupportedResourceError(missing)
+
+
+def creation_order(resources: Mapping[str, Any]) -> list[str]:
+    """Logical ids in an order where every resource comes after what it references."""
+    import re
+
+    def references(node: Any, found: set[str]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref" and isinstance(value, str):
+                    found.add(value)
+                elif key == "Fn::GetAtt":
+                    found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+                elif key == "Fn::Sub":
+                    template = value[0] if isinstance(value, list) else value
+                    found.update(re.findall(r"\$\{([^}!.]+)", str(template)))
+                    references(value, found)
+                else:
+                    references(value, found)
+        elif isinstance(node, list):
+            for item in node:
+                references(item, found)
+
+    needs: dict[str, set[str]] = {}
+    for name, resource in resources.items():
+        found: set[str] = set()
+        references(resource.get("Properties", {}), found)
+        depends = resource.get("DependsOn", [])
+        found.update([depends] if isinstance(depends, str) else depends)
+        needs[name] = {n for n in found if n in resources and n != name}
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        for need in sorted(needs[name]):
+            visit(need)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in resources:
+        visit(name)
+    return order
 
 
 def _fail(stack: Any, status: str, exc: Exception) -> None:
@@ -1069,6 +1220,33 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         except ValidationError:
             raise ChangeSetNotFound(change_set_name) from None
 
+    def delete_in_dependency_order(resource_map: Any) -> None:
+        # moto deletes in set order and retries what fails; CloudFormation deletes dependents
+        # first (a custom resource that empties a bucket runs before the bucket goes).
+        json_map = resource_map._resource_json_map
+        remaining = [
+            name for name in reversed(creation_order(json_map)) if json_map[name].get("DeletionPolicy") != "Retain"
+        ]
+        last_error: Exception | None = None
+        for _ in range(5):
+            failed = []
+            for name in remaining:
+                parsed = resource_map._parsed_resources.get(name)
+                if parsed is None or isinstance(parsed, (str, list, dict)):
+                    continue
+                try:
+                    resource_map._delete_resource(parsed, json_map[name])
+                    resource_map._parsed_resources.pop(name, None)
+                except Exception as exc:  # retried: something it depends on may still be going
+                    last_error = exc
+                    failed.append(name)
+            if not failed:
+                return
+            remaining = failed
+        assert last_error is not None
+        raise last_error
+
+    patcher.set(parsing.ResourceMap, "delete", delete_in_dependency_order)
     patcher.set(CloudFormationBackend, "describe_change_set", describe_missing_change_set)
     patcher.set(ChangeSet, "apply", apply_change_set)
     patcher.set(CloudFormationBackend, "execute_change_set", execute_change_set_keeping_failures)

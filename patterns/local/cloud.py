@@ -377,6 +377,8 @@ class LocalCloudServer(_Cloud):
         settings: Settings | None = None,
         front_door: bool = True,
     ) -> None:
+        if settings is None:
+            settings = Settings(journal_limit=10_000)
         super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
         self.port = port or _free_port()
         self.state_dir = Path(state_dir) if state_dir is not None else None

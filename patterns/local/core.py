@@ -43,7 +43,7 @@ class CloudCore:
         self.settings = settings or Settings()
         self.lock = BackendLock()
         self.isolation = Isolation()
-        self.journal = Journal()
+        self.journal = Journal(self.settings.journal_limit)
         self._own_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="local-cloud-"))
         self.handler_env: dict[str, str] = dict(handler_env or {})

@@ -9,6 +9,7 @@ whatever cannot be delivered goes to the configured dead-letter queue.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -172,21 +173,12 @@ def _json_path(document: Any, path: str) -> Any:
     return matches[0].value if matches else None
 
 
-def _transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: Any) -> Any:
-    """InputTransformer with AWS's substitution rules; a non-JSON result is a plain string."""
-    values: dict[str, Any] = {
-        key: _json_path(event, path) for key, path in (transformer.get("InputPathsMap") or {}).items()
-    }
-    values.update(
-        {
-            "aws.events.rule-arn": rule.arn,
-            "aws.events.rule-name": rule.name,
-            "aws.events.event.ingestion-time": event.get("time"),
-            "aws.events.event": event,
-            "aws.events.event.json": event,
-        }
-    )
-    template = str(transformer.get("InputTemplate") or "")
+def _render(template: str, values: Mapping[str, Any]) -> Any:
+    """Fill ``<name>`` placeholders the way EventBridge does; a non-JSON result is a plain string.
+
+    In a JSON template a bare placeholder becomes a JSON value and one inside quotes is inserted
+    as string content; in a text template strings go in as they are.
+    """
     json_template = template.lstrip().startswith(("{", "["))
 
     def in_string(position: int) -> bool:
@@ -206,16 +198,43 @@ def _transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: Any)
             return match.group(0)
         value = values[key]
         if json_template and not in_string(match.start()):
-            return json.dumps(value)  # a bare placeholder in JSON becomes a JSON value
+            return json.dumps(value)
         if isinstance(value, str):
             return json.dumps(value)[1:-1] if json_template else value
         return json.dumps(value)
 
-    text = re.sub(r"<([A-Za-z0-9_.\-]+)>", substitute, template)
+    text = re.sub(r"<([A-Za-z0-9_.\-$\[\]*]+)>", substitute, template)
     try:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _transform(transformer: Mapping[str, Any], event: dict[str, Any], rule: Any) -> Any:
+    """EventBridge InputTransformer: InputPathsMap names, then the template."""
+    values: dict[str, Any] = {
+        key: _json_path(event, path) for key, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values.update(
+        {
+            "aws.events.rule-arn": rule.arn,
+            "aws.events.rule-name": rule.name,
+            "aws.events.event.ingestion-time": event.get("time"),
+            "aws.events.event": event,
+            "aws.events.event.json": event,
+        }
+    )
+    return _render(str(transformer.get("InputTemplate") or ""), values)
+
+
+def render_path_template(template: str, event: Any) -> Any:
+    """EventBridge Pipes InputTemplate: ``<$.body.id>`` placeholders (a JSON body is parsed first)."""
+    document = event
+    if isinstance(event, dict) and isinstance(event.get("body"), str):
+        with contextlib.suppress(ValueError):
+            document = {**event, "body": json.loads(event["body"])}
+    values = {path: _json_path(document, path) for path in re.findall(r"<(\$[^>]*)>", template)}
+    return _render(template, values)
 
 
 def target_input(target: Mapping[str, Any], event: dict[str, Any], rule: Any) -> Any:

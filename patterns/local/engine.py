@@ -42,6 +42,8 @@ class Settings:
     time_cap: float = 1.0
     #: Background polling period (s).
     poll_interval: float = 0.05
+    #: Invocations kept in the journal (None: all; a server keeps the latest 10,000).
+    journal_limit: int | None = None
 
 
 @dataclass(order=True)
@@ -74,6 +76,7 @@ class Engine:
         self._futures_lock = threading.Lock()
         self._tasks: list[AsyncTask] = []
         self._tasks_lock = threading.Lock()
+        self._starting: dict[str, int] = {}
         self._seq = itertools.count()
         self._poll_lock = threading.RLock()
         self._draining = 0
@@ -159,10 +162,13 @@ class Engine:
         return task.request_id
 
     def _requeue(self, task: AsyncTask, wait_s: float) -> None:
+        with self._tasks_lock:
+            self._requeue_locked(task, wait_s)
+
+    def _requeue_locked(self, task: AsyncTask, wait_s: float) -> None:
         task.due = time.time() + self.delay(wait_s)
         task.seq = next(self._seq)
-        with self._tasks_lock:
-            heapq.heappush(self._tasks, task)
+        heapq.heappush(self._tasks, task)
 
     def _dispatch_async(self) -> bool:
         now = time.time()
@@ -180,14 +186,22 @@ class Engine:
                 # Throttled for good: AWS retries until the event is too old, then gives up.
                 self._give_up(task, spec, None, "EventAgeExceeded")
                 continue
-            if not self.core.runtime.has_capacity(spec):
-                self._requeue(task, 0.05)
-                continue
+            if spec.reserved_concurrency is not None:
+                # Count tasks submitted but not started yet, or they would all pass this check.
+                with self._tasks_lock:
+                    busy = self.core.runtime.inflight(spec.name) + self._starting.get(spec.name, 0)
+                    if busy >= spec.reserved_concurrency:
+                        self._requeue_locked(task, 0.05)
+                        continue
+                    self._starting[spec.name] = self._starting.get(spec.name, 0) + 1
             dispatched = True
             self.submit(lambda t=task, s=spec: self._run_async(t, s), f"async {spec.name} ({task.source})")
         return dispatched
 
     def _run_async(self, task: AsyncTask, spec: FunctionSpec) -> None:
+        if spec.reserved_concurrency is not None:
+            with self._tasks_lock:
+                self._starting[spec.name] -= 1
         try:
             outcome = self.core.runtime.invoke(spec, task.event, source=task.source, request_id=task.request_id)
         except FunctionThrottled:

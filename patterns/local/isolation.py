@@ -171,8 +171,6 @@ class Isolation:
     def __init__(self) -> None:
         self._installed = False
         self._saved_environ: Any = None
-        self._saved_stdout: TextIO | None = None
-        self._saved_stderr: TextIO | None = None
         self._saved_start: Callable[..., None] | None = None
         self._handler = _LambdaLogHandler()
 
@@ -181,7 +179,6 @@ class Isolation:
             return
         self._saved_environ = os.environ
         os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - shares the data
-        self._saved_stdout, self._saved_stderr = sys.stdout, sys.stderr
         sys.stdout = _ThreadStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = _ThreadStream(sys.stderr)  # type: ignore[assignment]
         logging.getLogger().addHandler(self._handler)

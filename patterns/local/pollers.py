@@ -16,6 +16,7 @@ import json
 import math
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -602,25 +603,90 @@ class StreamPoller:
                 position = shard.position if shard else self._initial_position(shard_id, records)
                 unread = sum(1 for r in records if r.seq > position)
                 if unread or (shard and (shard.work or shard.inflight or shard.window_start is not None)):
-                    retries = f", retrying attempt {shard.work[0].attempts}" if shard and shard.work else ""
+                    work = list(shard.work) if shard else []
+                    retries = f", retrying attempt {work[0].attempts}" if work else ""
                     out.append(
                         f"{self.kind} {self.stream_arn} shard {shard_id}: {unread} unprocessed record(s){retries}"
                     )
         return out
 
 
+class FirehoseSourcePoller:
+    """Feeds a Firehose delivery stream from its Kinesis source stream (KinesisStreamAsSource)."""
+
+    def __init__(self, engine: Engine, account_id: str, region: str, name: str, stream_arn: str) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self.account_id, self.region, self.name, self.stream_arn = account_id, region, name, stream_arn
+        self.positions: dict[str, int] = {}
+
+    def poll(self) -> bool:
+        from moto.firehose.models import firehose_backends
+
+        moved = False
+        with self.core.lock:
+            kinesis = self.core.kinesis_backend(self.account_id, self.region)
+            stream = next((s for s in kinesis.streams.values() if s.arn == self.stream_arn), None)
+            firehose = firehose_backends[self.account_id][self.region]
+            if stream is None or self.name not in firehose.delivery_streams:
+                return False
+            for shard in stream.shards.values():
+                position = self.positions.get(shard.shard_id, -1)
+                fresh = [(seq, r) for seq, r in shard.records.items() if seq > position]
+                if fresh:
+                    firehose.put_record_batch(self.name, [{"Data": base64.b64decode(r.data)} for _, r in fresh])
+                    self.positions[shard.shard_id] = fresh[-1][0]
+                    moved = True
+        return moved
+
+    def pending(self) -> list[str]:
+        return []
+
+    def fast_forward(self) -> bool:
+        return False
+
+
 class PollerSet:
-    """Keeps one poller per enabled event source mapping in every moto Lambda backend."""
+    """Keeps one poller per enabled event source mapping in every moto Lambda backend, and one per
+    Firehose delivery stream that reads a Kinesis stream."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.core = engine.core
-        self._pollers: dict[str, SqsPoller | StreamPoller] = {}
+        self._pollers: dict[str, SqsPoller | StreamPoller | FirehoseSourcePoller] = {}  # PipePoller is an SqsPoller
 
-    def _sync(self) -> list[SqsPoller | StreamPoller]:
+    def _sync(self) -> list[SqsPoller | StreamPoller | FirehoseSourcePoller]:
+        from moto.firehose.models import firehose_backends
+
         with self.core.lock:
             mappings = list(self.core.event_source_mappings())
+            hoses = [
+                (account, region, name, (hose.source or {}).get("KinesisStreamARN"))
+                for account, regions in list(firehose_backends.items())
+                for region, backend in list(regions.items())
+                for name, hose in list(backend.delivery_streams.items())
+            ]
+        from moto.pipes.models import pipes_backends
+
+        with self.core.lock:
+            pipes = [
+                (account, region, name, pipe.source)
+                for account, regions in list(pipes_backends.items())
+                for region, backend in list(regions.items())
+                for name, pipe in list(backend.pipes.items())
+            ]
         seen = set()
+        for account, region, name, source in pipes:
+            key = f"pipe:{account}:{region}:{name}"
+            seen.add(key)
+            if key not in self._pollers:
+                self._pollers[key] = PipePoller(self.engine, account, region, name, source)
+        for account, region, name, source in hoses:
+            key = f"firehose:{account}:{region}:{name}"
+            if source:
+                seen.add(key)
+                if key not in self._pollers:
+                    self._pollers[key] = FirehoseSourcePoller(self.engine, account, region, name, source)
         for esm in mappings:
             seen.add(esm.uuid)
             if esm.uuid in self._pollers:
@@ -650,3 +716,134 @@ class PollerSet:
             if isinstance(poller, SqsPoller) and poller.fast_forward():
                 changed = True
         return changed
+
+
+@dataclass
+class _PipeSettings:
+    """A pipe's SQS source settings, shaped like the event source mapping fields SqsPoller reads."""
+
+    enabled: bool
+    batch_size: int
+    max_batch_window: int
+    function_response_types: list[str]
+    filter_criteria: dict[str, Any] | None
+    scaling_config: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _PipeRunner:
+    name: str
+    reserved_concurrency: int | None = None
+
+
+class PipePoller(SqsPoller):
+    """An EventBridge Pipe with an SQS source: poll, filter, enrich, deliver to the target.
+
+    A failure anywhere (enrichment or target) fails the batch: its messages return to the queue
+    and reach the queue's dead-letter queue through its redrive policy, as on AWS.
+    """
+
+    def __init__(self, engine: Engine, account_id: str, region: str, name: str, source_arn: str) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self.uuid = f"pipe:{name}"
+        self.queue_arn = source_arn
+        self.account_id, self.region, self.queue_name = account_id, region, source_arn.split(":")[5]
+        self.pipe_name = name
+        self.inflight = 0
+        self.held = set()
+        self._lock = threading.Lock()
+        self._window_since = None
+        self._pipe: Any = None
+
+    def _state(self) -> tuple[Any, Any, Any]:
+        from moto.pipes.models import pipes_backends
+
+        with self.core.lock:
+            pipe = pipes_backends[self.account_id][self.region].pipes.get(self.pipe_name)
+            queue = self.core.sqs_backend(self.account_id, self.region).queues.get(self.queue_name)
+        if pipe is None:
+            return None, None, None
+        self._pipe = pipe
+        source = pipe.source_parameters or {}
+        params = source.get("SqsQueueParameters") or {}
+        settings = _PipeSettings(
+            enabled=pipe.desired_state != "STOPPED",
+            batch_size=int(params.get("BatchSize", 10)),
+            max_batch_window=int(params.get("MaximumBatchingWindowInSeconds", 0)),
+            function_response_types=[],
+            filter_criteria=source.get("FilterCriteria"),
+            scaling_config=None,
+        )
+        return settings, queue, _PipeRunner(f"pipe {self.pipe_name}")
+
+    def _run(self, spec: Any, records: list[dict[str, Any]], report_failures: bool) -> None:
+        failed = {r["messageId"] for r in records}
+        try:
+            events: list[Any] = list(records)
+            pipe = self._pipe
+            if pipe.enrichment:
+                if pipe.enrichment.split(":")[2] != "lambda":
+                    raise NotImplementedError(f"pipe enrichment {pipe.enrichment} is not supported locally")
+                enriched = self.core.invoke(pipe.enrichment, events, source=f"pipe:{self.pipe_name}")
+                events = enriched if isinstance(enriched, list) else [enriched]
+            if events:
+                self._deliver(pipe, events)
+            failed = set()
+        except Exception as exc:  # the batch fails and is retried through the queue, as on AWS
+            self.core.delivery_errors.append(f"pipe {self.pipe_name}: {type(exc).__name__}: {exc}")
+        finally:
+            self._settle(records, failed)
+
+    def _deliver(self, pipe: Any, events: list[Any]) -> None:
+        from .delivery import render_path_template
+
+        parameters = pipe.target_parameters or {}
+        template = parameters.get("InputTemplate")
+        if template:
+            events = [render_path_template(template, event) for event in events]
+        target: str = pipe.target
+        parts = target.split(":")
+        service, region, account = parts[2], parts[3], parts[4]
+        source = f"pipe:{self.pipe_name}"
+        if service == "lambda":
+            mode = (parameters.get("LambdaFunctionParameters") or {}).get("InvocationType", "REQUEST_RESPONSE")
+            if mode == "FIRE_AND_FORGET":
+                self.core.engine.invoke_async(target, events, source=source)
+            else:
+                self.core.invoke(target, events, source=source)
+            return
+        bodies = [e if isinstance(e, str) else json.dumps(e) for e in events]
+        with self.core.lock:
+            if service == "sqs":
+                sqs_params = parameters.get("SqsQueueParameters") or {}
+                for body in bodies:
+                    self.core.sqs_backend(account, region).send_message(
+                        parts[5],
+                        body,
+                        group_id=sqs_params.get("MessageGroupId"),
+                        deduplication_id=sqs_params.get("MessageDeduplicationId"),
+                    )
+            elif service == "sns":
+                for body in bodies:
+                    self.core.sns_backend(account, region).publish(body, arn=target)
+            elif service == "states":
+                self.core.sfn_backend(account, region).start_execution(
+                    target, name=str(uuid.uuid4()), execution_input=json.dumps(events)
+                )
+            elif service == "events":
+                bus = parameters.get("EventBridgeEventBusParameters") or {}
+                for body in bodies:
+                    self.core.events_backend(account, region).put_events(
+                        [
+                            {
+                                "Source": bus.get("Source", f"Pipe {self.pipe_name}"),
+                                "DetailType": bus.get("DetailType", "Event from aws:sqs"),
+                                "Detail": body,
+                                "EventBusName": target.split("/")[-1],
+                                "Resources": bus.get("Resources", []),
+                            }
+                        ]
+                    )
+            else:
+                raise NotImplementedError(f"pipe targets of type {service} are not supported locally")

@@ -27,6 +27,7 @@ import time
 import traceback
 import uuid
 import zipfile
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,11 +83,14 @@ class Invocation:
 
 
 class Journal:
-    """Every invocation, in the order they finished; safe to read while handlers run."""
+    """Every invocation, in the order they finished; safe to read while handlers run.
 
-    def __init__(self) -> None:
+    ``limit`` keeps only the latest entries (a long-running server must not grow without bound).
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._entries: list[Invocation] = []
+        self._entries: deque[Invocation] = deque(maxlen=limit)
 
     def record(self, invocation: Invocation) -> None:
         with self._lock:
@@ -340,11 +344,6 @@ class LambdaRuntime:
     def max_concurrency(self, function_name: str) -> int:
         with self._count_lock:
             return self._max_seen.get(function_name, 0)
-
-    def has_capacity(self, spec: FunctionSpec) -> bool:
-        if spec.reserved_concurrency is None:
-            return True
-        return self.inflight(spec.name) < spec.reserved_concurrency
 
     def _acquire(self, spec: FunctionSpec) -> None:
         with self._count_lock:

@@ -35,6 +35,8 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import aws_cdk as cdk
         from aws_cdk import aws_events as events
         from aws_cdk import aws_events_targets as targets
+        from aws_cdk import aws_scheduler as scheduler
+        from aws_cdk import aws_scheduler_targets as scheduler_targets
         from aws_cdk import aws_sqs as sqs
         from aws_cdk import aws_stepfunctions as sfn
         from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -43,6 +45,17 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check = python_function(stack, "HealthCheck", check_code)
         events.Rule(stack, "Every5Minutes", schedule=events.Schedule.rate(cdk.Duration.minutes(5))).add_target(
             targets.LambdaFunction(check, retry_attempts=2)
+        )
+        scheduler.Schedule(
+            stack,
+            "Nightly",
+            schedule=scheduler.ScheduleExpression.cron(hour="2", minute="0"),
+            target=scheduler_targets.LambdaInvoke(
+                check,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"source": "nightly", "detail-type": "Report", "resources": []}
+                ),
+            ),
         )
 
         price = python_function(stack, "Price", price_code)
@@ -103,6 +116,20 @@ def test_schedule_fired_on_demand_sends_the_scheduled_event(cloud: LocalCloud, a
     rule_arn = stack.resource_by_path("Every5Minutes").attribute("Arn")
     assert call.result == {"source": "aws.events", "type": "Scheduled Event", "resources": [rule_arn]}
     assert call.source.startswith("events:")
+
+
+def test_scheduler_schedule_fired_on_demand_sends_its_input(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN an EventBridge Scheduler schedule (AWS::Scheduler::Schedule) targeting the function
+    cloud.deploy(assembly, "EventsStack")
+
+    # WHEN it is fired on demand
+    cloud.fire_schedule("Nightly")
+    cloud.drain(timeout=20)
+
+    # THEN the function got the schedule's input
+    (call,) = cloud.invocations("HealthCheck")
+    assert call.result == {"source": "nightly", "type": "Report", "resources": []}
+    assert call.source.startswith("scheduler:")
 
 
 def test_state_machine_from_cloudformation_executes_lambda_tasks_and_branches(

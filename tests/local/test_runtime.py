@@ -22,9 +22,11 @@ import time
 import models
 
 LOADED_WITH = os.environ.get("GREETING")
+CALLS = []
 
 
 def handler(event, context):
+    CALLS.append(context.aws_request_id)
     time.sleep(event.get("sleep", 0))
     print("hello from", context.function_name)
     import logging
@@ -35,6 +37,7 @@ def handler(event, context):
     return {
         "env": {k: os.environ.get(k) for k in keys},
         "loaded_with": LOADED_WITH,
+        "calls": len(CALLS),
         "model": models.VALUE,
         "context": {
             "function_name": context.function_name,
@@ -137,6 +140,17 @@ def test_parallel_invocations_see_their_own_environment_and_modules(cloud: Local
     assert "models" not in sys.modules and "app" not in sys.modules
     overlap = [i for i in cloud.invocations() if i.function_name in (first, second)]
     assert len(overlap) == 2 and overlap[0].ended_at > overlap[1].started_at, "the two calls overlapped"
+
+
+def test_the_handler_stays_warm_between_invocations(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a deployed function whose module counts its calls
+    name = cloud.deploy(assembly, "RuntimeStack").resource_by_path("First").physical_id
+
+    # WHEN it is invoked three times
+    counts = [cloud.invoke(name, {})["calls"] for _ in range(3)]
+
+    # THEN the module was imported once and reused, like a warm Lambda sandbox
+    assert counts == [1, 2, 3]
 
 
 def test_function_error_has_the_lambda_error_shape(cloud: LocalCloud, assembly: Path) -> None:

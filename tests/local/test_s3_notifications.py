@@ -85,3 +85,36 @@ def test_auto_delete_objects_empties_the_bucket_on_destroy(cloud: LocalCloud, as
     # THEN the bucket is gone with its objects
     names = [b["Name"] for b in cloud.client("s3").list_buckets()["Buckets"]]
     assert bucket not in names
+
+
+def test_bucket_notification_configuration_property_is_applied(cloud: LocalCloud) -> None:
+    # GIVEN a bucket whose CloudFormation NotificationConfiguration sends *.csv uploads to a queue
+    template = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue"},
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "NotificationConfiguration": {
+                        "QueueConfigurations": [
+                            {
+                                "Event": "s3:ObjectCreated:*",
+                                "Queue": {"Fn::GetAtt": ["Queue", "Arn"]},
+                                "Filter": {"S3Key": {"Rules": [{"Name": "Suffix", "Value": ".csv"}]}},
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+        "Outputs": {"Bucket": {"Value": {"Ref": "Bucket"}}, "Queue": {"Value": {"Ref": "Queue"}}},
+    }
+    stack = cloud.deploy_template(template, "PlainBucket")
+
+    # WHEN a csv and a txt file are uploaded
+    for key in ("report.csv", "notes.txt"):
+        cloud.client("s3").put_object(Bucket=stack.outputs["Bucket"], Key=key, Body=b"1")
+
+    # THEN only the csv upload was notified (after the configuration's s3:TestEvent)
+    bodies = [json.loads(m["Body"]) for m in messages(cloud, stack.outputs["Queue"])]
+    assert [b["Records"][0]["s3"]["object"]["key"] for b in bodies if "Records" in b] == ["report.csv"]

@@ -28,6 +28,14 @@ def handler(event, context):
     return {"batchItemFailures": failures}
 """
 
+ENRICH = """
+import json
+
+
+def handler(event, context):
+    return [{"id": json.loads(r["body"])["n"], "square": json.loads(r["body"])["n"] ** 2} for r in event]
+"""
+
 RAISER = """
 import json
 
@@ -43,6 +51,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sqs")
     consumer = write_handler(root / "consumer", {"app.py": CONSUMER})
     raiser = write_handler(root / "raiser", {"app.py": RAISER})
+    enrich_code = write_handler(root / "enrich", {"app.py": ENRICH})
 
     def build(app: Any) -> None:
         import aws_cdk as cdk
@@ -77,6 +86,31 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ordered = python_function(stack, "Ordered", consumer)
         ordered.add_event_source(
             sources.SqsEventSource(queue("OrderedQueue", 5, fifo=True, content_based_deduplication=True), batch_size=3)
+        )
+
+        from aws_cdk import aws_iam as iam
+        from aws_cdk import aws_pipes as pipes
+
+        source, target = queue("PipeSource", 2), sqs.Queue(stack, "PipeTarget")
+        cdk.CfnOutput(stack, "PipeTargetUrl", value=target.queue_url)
+        enrich = python_function(stack, "Enrich", enrich_code)
+        role = iam.Role(stack, "PipeRole", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"))
+        pipes.CfnPipe(
+            stack,
+            "Pipe",
+            role_arn=role.role_arn,
+            source=source.queue_arn,
+            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+                sqs_queue_parameters=pipes.CfnPipe.PipeSourceSqsQueueParametersProperty(batch_size=5),
+                filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
+                    filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps({"body": {"keep": [True]}}))]
+                ),
+            ),
+            enrichment=enrich.function_arn,
+            target=target.queue_arn,
+            target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
+                input_template='{"order": <$.id>, "value": <$.square>}'
+            ),
         )
 
     return synth(root / "cdk.out", build)
@@ -180,3 +214,21 @@ def test_fifo_queue_keeps_message_group_order(cloud: LocalCloud, assembly: Path)
         assert order == sorted(order) and len(order) == 5
     records = cloud.invocations("Ordered")[0].event["Records"]
     assert {"MessageGroupId", "SequenceNumber", "MessageDeduplicationId"} <= set(records[0]["attributes"])
+
+
+def test_pipe_filters_enriches_and_delivers_to_its_target(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN an EventBridge Pipe: SQS source (filter keep=true) → Lambda enrichment → SQS target with a template
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    for n in range(4):
+        sqs.send_message(QueueUrl=stack.outputs["PipeSourceUrl"], MessageBody=json.dumps({"n": n, "keep": n != 2}))
+
+    # WHEN drained
+    cloud.drain(timeout=20)
+
+    # THEN the kept messages were enriched in one batch and delivered through the input template
+    bodies = sorted((json.loads(m["Body"]) for m in messages(cloud, stack.outputs["PipeTargetUrl"])), key=str)
+    assert bodies == [{"order": 0, "value": 0}, {"order": 1, "value": 1}, {"order": 3, "value": 9}]
+    (enrichment,) = cloud.invocations("Enrich")
+    assert [json.loads(r["body"])["n"] for r in enrichment.event] == [0, 1, 3]
+    assert messages(cloud, stack.outputs["PipeSourceUrl"]) == []

@@ -61,9 +61,12 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def build(app: Any) -> None:
         import aws_cdk as cdk
         from aws_cdk import aws_dynamodb as ddb
+        from aws_cdk import aws_iam as iam
         from aws_cdk import aws_kinesis as kinesis
+        from aws_cdk import aws_kinesisfirehose as firehose
         from aws_cdk import aws_lambda as lambda_
         from aws_cdk import aws_lambda_event_sources as sources
+        from aws_cdk import aws_s3 as s3
         from aws_cdk import aws_sqs as sqs
 
         stack = cdk.Stack(app, "StreamStack")
@@ -96,6 +99,21 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 tumbling_window=cdk.Duration.seconds(600),
             )
         )
+
+        archive = s3.Bucket(stack, "Archive")
+        role = iam.Role(stack, "FirehoseRole", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
+        firehose.CfnDeliveryStream(
+            stack,
+            "ToArchive",
+            delivery_stream_type="KinesisStreamAsSource",
+            kinesis_stream_source_configuration=firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=window_stream.stream_arn, role_arn=role.role_arn
+            ),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=archive.bucket_arn, role_arn=role.role_arn, prefix="raw/"
+            ),
+        )
+        cdk.CfnOutput(stack, "ArchiveBucket", value=archive.bucket_name)
 
         table = ddb.Table(
             stack,
@@ -187,6 +205,12 @@ def test_tumbling_window_passes_state_and_ends_with_a_final_invoke(cloud: LocalC
     assert calls[-1].event["state"] == {"total": 55}
     assert calls[1].event["state"] == {"total": 10}
     assert {"start", "end"} <= set(calls[0].event["window"]) and calls[0].event["shardId"]
+    # AND the Firehose delivery stream reading the same stream archived every record to S3
+    s3 = cloud.client("s3")
+    bucket = stack.outputs["ArchiveBucket"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]]
+    archived = b"".join(s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys)
+    assert archived == b"".join(json.dumps({"value": v}).encode() for v in range(1, 11))
 
 
 def test_dynamodb_stream_records_have_images_per_view_type(cloud: LocalCloud, assembly: Path) -> None:
