@@ -30,7 +30,7 @@ synth: setup
 
 test: setup  ## the whole suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 serve: setup  ## keep a local cloud running for your own `cdk deploy` / aws CLI calls
 	$(BIN)/python -m patterns.local serve
