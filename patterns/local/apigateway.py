@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt  # PyJWT: a declared dependency of the local extra, imported eagerly so its absence is loud
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
@@ -261,8 +262,6 @@ def _verify_jwt(token: str, *, issuers: list[str], audience: list[str] | None, a
     key (the key moto's ``initiate_auth`` uses). Other issuers cannot be reached offline, so for
     them only the claims are checked, not the signature.
     """
-    import jwt  # PyJWT, a moto dependency
-
     global _MOTO_JWKS
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
