@@ -86,22 +86,16 @@ class DecoupledMessaging(Construct):
         alarm_options: core.AlarmOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        if existing_queue is not None and max_receive_count is not None:
-            raise ValueError(
-                "existing_queue and max_receive_count cannot both be set: an existing queue keeps its own "
-                "redrive policy; set maxReceiveCount on that queue instead"
-            )
-        if existing_queue is not None and existing_queue.fifo:
-            raise ValueError(
-                f"existing_queue must be a standard queue (given the FIFO queue {existing_queue.node.path}): "
-                "DecoupledMessaging does not keep message order"
-            )
+        core.check_existing_queue(
+            existing_queue, max_receive_count=max_receive_count,
+            fifo_reason="DecoupledMessaging does not keep message order",
+        )
         ttl = idempotency_ttl or Duration.hours(1)
         core.validation.in_range("idempotency_ttl (seconds)", ttl.to_seconds(), 60, 30 * 24 * 3600)
         opts = function_options or core.FunctionOptions()
         pair = core.queue_with_dlq(
             self, "Queue", consumer_timeout=opts.timeout, existing_queue=existing_queue, queue_props=queue_props,
-            max_receive_count=max_receive_count if max_receive_count is not None else core.MAX_RECEIVE_COUNT,
+            max_receive_count=max_receive_count,
         )
         self.queue: sqs.IQueue = pair.queue
         self.dead_letter_queue: sqs.IQueue | None = pair.dead_letter_queue

@@ -113,19 +113,13 @@ class EventDrivenProcessor(Construct):
         self._prefix, self._output_prefix = prefix, output_prefix
         core.validation.reserved_environment("function_options.environment", opts.environment, RESERVED_ENVIRONMENT)
 
-        self.access_log_bucket: s3.Bucket | None = (
-            core.access_log_bucket(self) if existing_input_bucket is None or existing_output_bucket is None else None
+        buckets = core.bucket_pair(
+            self, existing_source=existing_input_bucket, source_props=input_bucket_props,
+            existing_target=existing_output_bucket, target_props=output_bucket_props,
         )
-        self.input_bucket: s3.IBucket = core.bucket(
-            self, "InputBucket", existing_bucket=existing_input_bucket, bucket_props=input_bucket_props,
-            server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_input_bucket", bucket_props_name="input_bucket_props",
-        )
-        self.output_bucket: s3.IBucket = core.bucket(
-            self, "OutputBucket", existing_bucket=existing_output_bucket, bucket_props=output_bucket_props,
-            server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_output_bucket", bucket_props_name="output_bucket_props",
-        )
+        self.access_log_bucket: s3.Bucket | None = buckets.access_logs
+        self.input_bucket: s3.IBucket = buckets.source
+        self.output_bucket: s3.IBucket = buckets.target
         core.check_no_trigger_loop(
             source=self.input_bucket, source_prefix=prefix, target=self.output_bucket, target_prefix=output_prefix,
             source_name="existing_input_bucket", target_name="existing_output_bucket",

@@ -189,18 +189,13 @@ class FanOutFanIn(Construct):
         self.renditions: tuple[Rendition, ...] = tuple(renditions)
 
         # --- storage: uploads, renditions, jobs ---------------------------------------------------
-        needs_logs = existing_input_bucket is None or existing_output_bucket is None
-        self.access_log_bucket: s3.IBucket | None = core.access_log_bucket(self) if needs_logs else None
-        self.input_bucket: s3.IBucket = core.bucket(
-            self, "InputBucket", existing_bucket=existing_input_bucket, bucket_props=input_bucket_props,
-            server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_input_bucket", bucket_props_name="input_bucket_props",
+        buckets = core.bucket_pair(
+            self, existing_source=existing_input_bucket, source_props=input_bucket_props,
+            existing_target=existing_output_bucket, target_props=output_bucket_props,
         )
-        self.output_bucket: s3.IBucket = core.bucket(
-            self, "OutputBucket", existing_bucket=existing_output_bucket, bucket_props=output_bucket_props,
-            server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_output_bucket", bucket_props_name="output_bucket_props",
-        )
+        self.access_log_bucket: s3.IBucket | None = buckets.access_logs
+        self.input_bucket: s3.IBucket = buckets.source
+        self.output_bucket: s3.IBucket = buckets.target
         self.jobs_table: ddb.ITable = core.jobs_table(
             self, "JobsTable", existing_table=existing_jobs_table, table_props=jobs_table_props
         )

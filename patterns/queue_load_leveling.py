@@ -136,16 +136,10 @@ class QueueLoadLeveling(Construct):
         if max_concurrency is None:
             max_concurrency = reserved_concurrency
         core.validation.concurrency(reserved=reserved_concurrency, max_concurrency=max_concurrency)
-        if existing_queue is not None and max_receive_count is not None:
-            raise ValueError(
-                "existing_queue and max_receive_count cannot both be set: an existing queue keeps its own "
-                "redrive policy; set maxReceiveCount on that queue instead"
-            )
-        if existing_queue is not None and existing_queue.fifo:
-            raise ValueError(
-                f"existing_queue must be a standard queue (given the FIFO queue {existing_queue.node.path}): "
-                "a FIFO queue serializes each message group and defeats the concurrency limit's purpose"
-            )
+        core.check_existing_queue(
+            existing_queue, max_receive_count=max_receive_count,
+            fifo_reason="a FIFO queue serializes each message group and defeats the concurrency limit's purpose",
+        )
         if status_table_props and "time_to_live_attribute" in status_table_props:
             raise ValueError(
                 "status_table_props['time_to_live_attribute'] is set by the pattern and cannot be overridden: "
@@ -161,7 +155,7 @@ class QueueLoadLeveling(Construct):
 
         pair = core.queue_with_dlq(
             self, "Queue", consumer_timeout=consumer_timeout, existing_queue=existing_queue, queue_props=queue_props,
-            max_receive_count=max_receive_count if max_receive_count is not None else core.MAX_RECEIVE_COUNT,
+            max_receive_count=max_receive_count,
         )
         self.queue: sqs.IQueue = pair.queue
         self.dead_letter_queue: sqs.IQueue | None = pair.dead_letter_queue

@@ -173,7 +173,7 @@ class StorageFirst(Construct):
         if store == "sqs":
             pair = core.queue_with_dlq(
                 self, "Queue", consumer_timeout=opts.timeout, existing_queue=existing_queue, queue_props=queue_props,
-                max_receive_count=core.MAX_RECEIVE_COUNT if max_receive_count is None else max_receive_count,
+                max_receive_count=max_receive_count,
             )
             self.queue, self.dead_letter_queue = pair.queue, pair.dead_letter_queue
         else:

@@ -173,21 +173,14 @@ class ThumbnailerWithDb(Construct):
         )
         self._upload_prefix, self._thumbnail_prefix = upload_prefix, thumbnail_prefix
 
-        self.access_log_bucket: s3.Bucket | None = (
-            core.access_log_bucket(self)
-            if existing_uploads_bucket is None or existing_thumbnails_bucket is None
-            else None
+        buckets = core.bucket_pair(
+            self, existing_source=existing_uploads_bucket, source_props=uploads_bucket_props,
+            existing_target=existing_thumbnails_bucket, target_props=thumbnails_bucket_props,
+            source_name="uploads", target_name="thumbnails",
         )
-        self.uploads_bucket: s3.IBucket = core.bucket(
-            self, "UploadsBucket", existing_bucket=existing_uploads_bucket, bucket_props=uploads_bucket_props,
-            server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_uploads_bucket", bucket_props_name="uploads_bucket_props",
-        )
-        self.thumbnails_bucket: s3.IBucket = core.bucket(
-            self, "ThumbnailsBucket", existing_bucket=existing_thumbnails_bucket,
-            bucket_props=thumbnails_bucket_props, server_access_logs=self.access_log_bucket,
-            existing_bucket_name="existing_thumbnails_bucket", bucket_props_name="thumbnails_bucket_props",
-        )
+        self.access_log_bucket: s3.Bucket | None = buckets.access_logs
+        self.uploads_bucket: s3.IBucket = buckets.source
+        self.thumbnails_bucket: s3.IBucket = buckets.target
         core.check_no_trigger_loop(
             source=self.uploads_bucket, source_prefix=upload_prefix,
             target=self.thumbnails_bucket, target_prefix=thumbnail_prefix,

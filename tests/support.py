@@ -1,14 +1,17 @@
-"""Test helpers shared by the handler tests."""
+"""Test helpers shared by the handler tests: loading a handler, and the SQS events Lambda hands it."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 
@@ -57,3 +60,55 @@ def load_handler(pattern: str, module: str, env: Mapping[str, str] | None = None
             if file.startswith(str(folder)):
                 del sys.modules[name]
     return loaded
+
+
+def sqs_record(
+    body: str,
+    *,
+    queue_arn: str,
+    sender_id: str = "AIDAIENQZJOLO23YVJ4VO",
+    attributes: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One record as Lambda's SQS poller delivers it, with a fresh message id and receipt handle.
+
+    ``attributes`` become string message attributes (e.g. carried over by raw SNS delivery).
+    """
+    message_id = str(uuid.uuid4())
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"AQEB{message_id.replace('-', '')}==",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795000000000",
+            "SenderId": sender_id,
+            "ApproximateFirstReceiveTimestamp": "1795000000100",
+        },
+        "messageAttributes": {
+            name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+            for name, value in (attributes or {}).items()
+        },
+        "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_event(*bodies: str, queue_arn: str, sender_id: str = "AIDAIENQZJOLO23YVJ4VO") -> dict[str, Any]:
+    """An SQS event of one record per body (see ``sqs_record``)."""
+    return {"Records": [sqs_record(body, queue_arn=queue_arn, sender_id=sender_id) for body in bodies]}
+
+
+def sqs_record_like(sample: Mapping[str, Any], body: str) -> dict[str, Any]:
+    """A copy of a recorded SQS record (``tests/handlers/events/*/sqs_record.json``) with a fresh
+    message id and ``body``."""
+    item = copy.deepcopy(dict(sample))
+    item["messageId"] = str(uuid.uuid4())
+    item["body"] = body
+    return item
+
+
+def failed_ids(response: Mapping[str, Any]) -> list[str]:
+    """The message ids a partial batch response reports as failed, in its order."""
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]

@@ -9,7 +9,7 @@ from .alarms import AlarmOptions, PatternAlarms
 from .api import ApiOptions, json_model, rest_api, validation_error_responses, validator
 from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
 from .bucket_workers import BucketWorker, bucket_worker, check_no_trigger_loop
-from .buckets import access_log_bucket, bucket
+from .buckets import BucketPair, access_log_bucket, bucket, bucket_pair
 from .events import lambda_target
 from .functions import (
     ARCHITECTURE,
@@ -22,7 +22,14 @@ from .functions import (
 from .jobs import JOB_KEY, STATUS_ATTRIBUTE, jobs_table, on_job_status
 from .notifications import bucket_notification
 from .objects import grant_object_read, grant_object_write
-from .queues import MAX_RECEIVE_COUNT, QueuePair, consume, dead_letter_queue, queue_with_dlq
+from .queues import (
+    MAX_RECEIVE_COUNT,
+    QueuePair,
+    check_existing_queue,
+    consume,
+    dead_letter_queue,
+    queue_with_dlq,
+)
 from .streams import consume_stream, kinesis_stream
 from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempotency_table, table
 from .topics import grant_publish, topic
@@ -39,6 +46,7 @@ __all__ = [
     "STATUS_ATTRIBUTE",
     "AlarmOptions",
     "ApiOptions",
+    "BucketPair",
     "BucketWorker",
     "FunctionOptions",
     "PatternAlarms",
@@ -46,7 +54,9 @@ __all__ = [
     "access_log_bucket",
     "bucket",
     "bucket_notification",
+    "bucket_pair",
     "bucket_worker",
+    "check_existing_queue",
     "check_no_trigger_loop",
     "consume",
     "consume_stream",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import aws_s3 as s3
@@ -58,3 +59,41 @@ def bucket(
         server_access_logs_prefix=f"{construct_id}/",
         **props,
     )
+
+
+@dataclass(frozen=True)
+class BucketPair:
+    """A pattern's source and target buckets and the log bucket of the new ones (None if both exist)."""
+
+    access_logs: s3.Bucket | None
+    source: s3.IBucket
+    target: s3.IBucket
+
+
+def bucket_pair(
+    scope: Construct,
+    *,
+    existing_source: s3.IBucket | None,
+    source_props: dict[str, Any] | None,
+    existing_target: s3.IBucket | None,
+    target_props: dict[str, Any] | None,
+    source_name: str = "input",
+    target_name: str = "output",
+) -> BucketPair:
+    """Resolve the two buckets of a pattern that reads one and writes the other.
+
+    Each is ``bucket``'s ``<Name>Bucket`` (e.g. ``InputBucket``) from ``existing_<name>_bucket`` or
+    ``<name>_bucket_props``; one shared ``access_log_bucket`` is created when either is new.
+    """
+    logs = access_log_bucket(scope) if existing_source is None or existing_target is None else None
+    source, target = (
+        bucket(
+            scope, f"{name.capitalize()}Bucket", existing_bucket=existing, bucket_props=props,
+            server_access_logs=logs,
+            existing_bucket_name=f"existing_{name}_bucket", bucket_props_name=f"{name}_bucket_props",
+        )
+        for name, existing, props in (
+            (source_name, existing_source, source_props), (target_name, existing_target, target_props)
+        )
+    )
+    return BucketPair(logs, source, target)

@@ -60,7 +60,7 @@ def queue_with_dlq(
     consumer_timeout: Duration | None = None,
     existing_queue: sqs.IQueue | None = None,
     queue_props: dict[str, Any] | None = None,
-    max_receive_count: int = MAX_RECEIVE_COUNT,
+    max_receive_count: int | None = MAX_RECEIVE_COUNT,
     fifo: bool = False,
     existing_queue_name: str = "existing_queue",
     queue_props_name: str = "queue_props",
@@ -69,7 +69,10 @@ def queue_with_dlq(
 
     Resolution order: library defaults, then ``queue_props``, then what the pattern must force
     (encryption, TLS-only, the DLQ). The visibility timeout defaults to 6x ``consumer_timeout``.
+    ``max_receive_count`` None means the default, ``MAX_RECEIVE_COUNT``.
     """
+    if max_receive_count is None:
+        max_receive_count = MAX_RECEIVE_COUNT
     validation.exclusive(**{existing_queue_name: existing_queue, queue_props_name: queue_props})
     validation.in_range("max_receive_count", max_receive_count, 1, 1000)
     if existing_queue is not None:
@@ -94,6 +97,26 @@ def queue_with_dlq(
         **props,
     )
     return QueuePair(queue, dlq)
+
+
+def check_existing_queue(
+    existing_queue: sqs.IQueue | None, *, max_receive_count: int | None, fifo_reason: str
+) -> None:
+    """Raise when an injected work queue cannot be used as given: with ``max_receive_count`` (an
+    existing queue keeps its own redrive policy) or when it is a FIFO queue (``fifo_reason`` says why
+    the pattern needs a standard one)."""
+    if existing_queue is None:
+        return
+    if max_receive_count is not None:
+        raise ValueError(
+            "existing_queue and max_receive_count cannot both be set: an existing queue keeps its own "
+            "redrive policy; set maxReceiveCount on that queue instead"
+        )
+    if existing_queue.fifo:
+        raise ValueError(
+            f"existing_queue must be a standard queue (given the FIFO queue {existing_queue.node.path}): "
+            f"{fifo_reason}"
+        )
 
 
 def consume(

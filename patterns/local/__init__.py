@@ -12,18 +12,21 @@ moto's interpreter; an HTTP front door serves API Gateway APIs. Two ways in::
         cloud.drain()
         assert all(i.ok for i in cloud.invocations("Consumer"))
 
-and ``python -m patterns.local serve`` (or ``LocalCloudServer``) for the CDK CLI.
+and ``python -m patterns.local serve`` (or ``LocalCloudServer``) for the CDK CLI; another process
+drives that server through ``control(endpoint)`` (fire schedules, drain, read the journal).
 """
 
 from __future__ import annotations
 
 from .cloud import LocalCloud, LocalCloudServer
+from .control_plane import ControlClient, control
 from .deploy import DeployedResource, DeployedStack
 from .engine import Settings
 from .errors import DeployError, DrainTimeout, FunctionError, LocalCloudError, UnsupportedResourceError
 from .runtime import Invocation
 
 __all__ = [
+    "ControlClient",
     "DeployError",
     "DeployedResource",
     "DeployedStack",
@@ -35,4 +38,5 @@ __all__ = [
     "LocalCloudServer",
     "Settings",
     "UnsupportedResourceError",
+    "control",
 ]

@@ -1,4 +1,8 @@
-"""``python -m patterns.local serve``: run the local cloud as a server for the CDK CLI."""
+"""``python -m patterns.local serve``: run the local cloud as a server for the CDK CLI.
+
+``fire``, ``drain`` and ``invocations`` drive a running server from another shell, through its
+control plane (``--endpoint``, default ``$AWS_ENDPOINT_URL``).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,17 @@ def main(argv: list[str] | None = None) -> int:
         "resources are not persisted across restarts",
     )
     serve.add_argument("--no-front-door", action="store_true", help="do not serve API Gateway APIs over HTTP")
+    fire = commands.add_parser("fire", help="fire a schedule (rule or Scheduler schedule) of a running server")
+    fire.add_argument("schedule", help="name, logical id or construct path")
+    drain = commands.add_parser("drain", help="wait until a running server is quiet")
+    drain.add_argument("--timeout", type=float, default=30.0)
+    journal = commands.add_parser("invocations", help="print a running server's invocations as JSON lines")
+    journal.add_argument("function", nargs="?", help="only this function (name, logical id or construct path)")
+    for command in (fire, drain, journal):
+        command.add_argument("--endpoint", default=None, help="the server's endpoint (default: $AWS_ENDPOINT_URL)")
     args = parser.parse_args(argv)
+    if args.command != "serve":
+        return _control(args)
 
     server = LocalCloudServer(port=args.port, state_dir=args.state_dir, front_door=not args.no_front_door)
     server.start()
@@ -35,10 +49,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"local cloud listening on {server.endpoint}", flush=True)
     if server.front_door_error is None and server.front_door_url:
         print(f"API front door on {server.front_door_url}", flush=True)
+    print(f"control plane on {server.control_url} (python -m patterns.local fire|drain|invocations)", flush=True)
     print("use it with:", flush=True)
     for key, value in server.env.items():
         print(f"export {key}={value}", flush=True)
     server.wait()
+    return 0
+
+
+def _control(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from .control_plane import control
+    from .errors import LocalCloudError
+
+    try:
+        client = control(args.endpoint)
+        if args.command == "fire":
+            client.fire_schedule(args.schedule)
+        elif args.command == "drain":
+            client.drain(timeout=args.timeout)
+        else:
+            for invocation in client.invocations(args.function):
+                print(json.dumps(dataclasses.asdict(invocation), default=str), flush=True)
+    except LocalCloudError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -365,6 +365,8 @@ class LocalCloudServer(_Cloud):
 
     The CDK CLI (``cdk bootstrap`` / ``cdk deploy --method=direct``) and handlers reach it through
     ``endpoint`` (``localhost``, not 127.0.0.1: moto reads S3 bucket names from 127.0.0.1 hosts).
+    Other processes fire schedules, drain and read the journal through the control plane on the
+    same endpoint: ``patterns.local.control(server.endpoint)`` (see control_plane.py).
     """
 
     def __init__(
@@ -391,6 +393,12 @@ class LocalCloudServer(_Cloud):
         return f"http://localhost:{self.port}"
 
     @property
+    def control_url(self) -> str:
+        """Base URL of the HTTP control plane (fire schedules, drain, journal) for other processes;
+        ``patterns.local.control(endpoint)`` is its client (see control_plane.py)."""
+        return f"{self.endpoint}/_localcloud"
+
+    @property
     def env(self) -> dict[str, str]:
         """Environment variables for a process (CDK CLI, AWS CLI, boto3) to use this cloud."""
         return {
@@ -404,7 +412,7 @@ class LocalCloudServer(_Cloud):
     def start(self) -> LocalCloudServer:
         if self._started:
             return self
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from .control_plane import make_server_thread
 
         work_dir = None
         if self.state_dir is not None:
@@ -426,7 +434,7 @@ class LocalCloudServer(_Cloud):
         os.environ["MOTO_PORT"] = str(self.port)
         try:
             self.core.install()
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server = make_server_thread(self, "127.0.0.1", self.port)
             self._server.start()
             self._start_front_door()
         except BaseException:
@@ -434,7 +442,10 @@ class LocalCloudServer(_Cloud):
             raise
         if self.state_dir is not None:
             (self.state_dir / "server.json").write_text(
-                json.dumps({"endpoint": self.endpoint, "pid": os.getpid(), "env": self.env}, indent=2)
+                json.dumps(
+                    {"endpoint": self.endpoint, "control": self.control_url, "pid": os.getpid(), "env": self.env},
+                    indent=2,
+                )
             )
         self._started = True
         return self

@@ -53,6 +53,7 @@ class CloudCore:
             write_logs=self._write_logs,
             release_backend=self._released,
             extra_env=lambda: self.handler_env,
+            clock_skew=lambda: self.engine.skew,
         )
         self.engine = Engine(self, self.settings, background=background)
         self.delivery_errors: list[str] = []

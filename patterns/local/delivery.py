@@ -3,8 +3,26 @@
 moto delivers these inline and synchronously, with shapes that differ from AWS in places (SNS
 Lambda events with fixed placeholder fields, no subscription dead-letter queues, no EventBridge
 Lambda / SNS / Step Functions targets, S3 events without userIdentity or sequencer) and it calls
-Lambda synchronously. Here Lambda is always invoked asynchronously, through the engine's queue, and
-whatever cannot be delivered goes to the configured dead-letter queue.
+Lambda synchronously. Here Lambda is always invoked asynchronously, through the engine's queue.
+
+Who handles a failure is the AWS split between the delivering service and Lambda:
+
+* The service (SNS, an EventBridge rule, an EventBridge Scheduler schedule) only *hands the event
+  to Lambda* (an asynchronous Invoke). What it cannot hand over goes to the subscription's or
+  target's dead-letter queue: the function does not exist (``NO_RESOURCE``) or its resource policy
+  does not let the service invoke it (``NO_PERMISSIONS``; schedules use their role, not checked
+  locally). These are not retried. For an EventBridge target (rule or schedule), retryable
+  errors of the target call (throttling, 5xx) are retried with exponential back-off within the
+  target's ``RetryPolicy`` (``MaximumRetryAttempts``, default 185; ``MaximumEventAgeInSeconds``,
+  default 86,400), on the engine's virtual clock, and then dead-lettered with
+  ``EXHAUSTED_RETRY_CONDITION`` and ``RETRY_ATTEMPTS``.
+* Once Lambda accepted the event, the function's asynchronous configuration alone applies: a
+  function that runs and fails (or is throttled until the event is too old) is retried by Lambda
+  (``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``) and then sent to its on-failure
+  destination and its own dead-letter queue (``DeadLetterConfig``), never to the subscription's or
+  target's DLQ.
+
+Deliveries that fail without a dead-letter queue are listed in ``LocalCloud.errors``.
 """
 
 from __future__ import annotations
@@ -19,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from .engine import iso_now
-from .runtime import InvokeOutcome
 
 if TYPE_CHECKING:
     from .core import CloudCore
@@ -70,23 +87,90 @@ def _sns_envelope(
     return envelope
 
 
-def _subscription_dead_letter(core: CloudCore, subscription: Any, body: dict[str, Any], reason: str) -> None:
+def _subscription_dead_letter(
+    core: CloudCore, subscription: Any, body: dict[str, Any], code: str, message: str | None = None
+) -> None:
     policy = subscription.attributes.get("RedrivePolicy")
     if isinstance(policy, str) and policy:
         policy = json.loads(policy)
     target = (policy or {}).get("deadLetterTargetArn")
     if not target:
         core.delivery_errors.append(
-            f"SNS subscription {subscription.arn} could not deliver ({reason}) and has no dead-letter queue"
+            f"SNS subscription {subscription.arn} could not deliver ({code}) and has no dead-letter queue"
         )
         return
     core.deliver(
         target,
         body,
         attributes={
-            "ErrorCode": {"DataType": "String", "StringValue": reason},
-            "ErrorMessage": {"DataType": "String", "StringValue": f"delivery to {subscription.endpoint} failed"},
+            "RequestID": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+            "ErrorCode": {"DataType": "String", "StringValue": code},
+            "ErrorMessage": {
+                "DataType": "String",
+                "StringValue": (message or f"delivery to {subscription.endpoint} failed")[:1024],
+            },
         },
+    )
+
+
+# -- handing an event to Lambda -------------------------------------------------------------------
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def _statement_allows(statement: Mapping[str, Any], principal: str, source_arn: str, account: str) -> bool:
+    if statement.get("Effect", "Allow") != "Allow":
+        return False
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else list(actions)
+    if not any(a in ("*", "lambda:*", "lambda:InvokeFunction") for a in actions):
+        return False
+    who = statement.get("Principal", {})
+    if who != "*":
+        services = who.get("Service", []) if isinstance(who, dict) else []
+        services = [services] if isinstance(services, str) else list(services)
+        accounts = who.get("AWS", []) if isinstance(who, dict) else []
+        accounts = [accounts] if isinstance(accounts, str) else list(accounts)
+        if principal not in services and "*" not in accounts:
+            return False
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        for key, expected in (conditions or {}).items():
+            values = [expected] if isinstance(expected, str) else list(expected)
+            if key.lower() == "aws:sourcearn" and operator in ("ArnLike", "ArnEquals", "StringLike", "StringEquals"):
+                if not any(_arn_like(v, source_arn) for v in values):
+                    return False
+            elif key.lower() == "aws:sourceaccount" and account not in values:
+                return False
+    return True
+
+
+def lambda_refusal(
+    core: CloudCore, function_arn: str, principal: str | None, source_arn: str
+) -> tuple[str, str] | None:
+    """Why Lambda would refuse a service's asynchronous Invoke (code, message), or None.
+
+    Called under the backend lock. ``principal`` (``sns.amazonaws.com``, ``events.amazonaws.com``)
+    must be allowed by the function's resource policy; None skips that check (role-based callers).
+    """
+    fn = core.moto_function(function_arn)
+    if fn is None:
+        return "NO_RESOURCE", f"Function not found: {function_arn}"
+    if principal is None:
+        return None
+    statements = list(getattr(getattr(fn, "policy", None), "statements", None) or [])
+    if fn.function_arn != function_arn:  # a qualified ARN: the unqualified function's policy counts too
+        base = core.moto_function(fn.function_arn)
+        statements += list(getattr(getattr(base, "policy", None), "statements", None) or [])
+    account = source_arn.split(":")[4] if source_arn.count(":") >= 5 else ""
+    if any(_statement_allows(s, principal, source_arn, account) for s in statements):
+        return None
+    return "NO_PERMISSIONS", (
+        f"{principal} is not authorized to perform lambda:InvokeFunction on {function_arn} "
+        f"for {source_arn} (no resource-based policy statement allows it)"
     )
 
 
@@ -141,7 +225,14 @@ def sns_publish(
                 validate_group_id=False,
             )
         except QueueDoesNotExist:
-            _subscription_dead_letter(core, subscription, envelope, "QueueDoesNotExist")
+            _subscription_dead_letter(core, subscription, envelope, "NO_RESOURCE", f"{subscription.endpoint} not found")
+        return
+    # SNS only hands the message to Lambda; a refusal (missing function, no permission) is a
+    # client-side error SNS does not retry: straight to the subscription's DLQ. Once accepted,
+    # the function's own async configuration handles failures (see the module docstring).
+    refusal = lambda_refusal(core, subscription.endpoint, "sns.amazonaws.com", subscription.topic.arn)
+    if refusal is not None:
+        _subscription_dead_letter(core, subscription, envelope, *refusal)
         return
     event = {
         "Records": [
@@ -153,14 +244,7 @@ def sns_publish(
             }
         ]
     }
-
-    def give_up(outcome: InvokeOutcome | None, condition: str) -> None:
-        # Local simplification (documented): a function that still fails after its async retries
-        # also parks the message in the subscription's DLQ, so "nothing is lost" is visible there.
-        reason = "FunctionNotFound" if outcome is None and condition == "ResourceNotFound" else condition
-        _subscription_dead_letter(core, subscription, envelope, reason)
-
-    core.engine.invoke_async(subscription.endpoint, event, source=f"sns:{subscription.topic.name}", on_give_up=give_up)
+    core.engine.invoke_async(subscription.endpoint, event, source=f"sns:{subscription.topic.name}")
 
 
 # -- EventBridge ----------------------------------------------------------------------------------
@@ -259,87 +343,190 @@ def _normalize_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _Undeliverable(Exception):
+    """A target call failed: EventBridge's error code, and whether the error is worth a retry."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+_THROTTLING = ("throttl", "toomanyrequests", "requestlimitexceeded", "slowdown", "ratelimit")
+_SERVER_ERRORS = ("internalerror", "internalfailure", "internalserver", "serviceunavailable", "serviceexception")
+_NOT_FOUND = ("notfound", "nonexistent", "doesnotexist", "nosuch")
+_DENIED = ("accessdenied", "notauthorized", "unauthorized", "forbidden")
+
+
+def _classify(exc: Exception) -> _Undeliverable:
+    """An exception of a target call as EventBridge sees it: throttling and 5xx errors are retried."""
+    from moto.core.exceptions import ServiceException
+
+    if isinstance(exc, _Undeliverable):
+        return exc
+    if isinstance(exc, NotImplementedError):
+        return _Undeliverable("UNKNOWN", str(exc), retryable=False)
+    status = getattr(exc, "code", None)
+    name = str(getattr(exc, "error_type", None) or (status if isinstance(exc, ServiceException) else "")).lower()
+    message = str(getattr(exc, "message", None) or getattr(exc, "description", None) or exc)
+    if (isinstance(status, int) and status >= 500) or any(n in name for n in _SERVER_ERRORS):
+        return _Undeliverable("INTERNAL_ERROR", message, retryable=True)
+    if status == 429 or any(n in name for n in _THROTTLING):
+        return _Undeliverable("THROTTLING", message, retryable=True)
+    if any(n in name for n in _NOT_FOUND):
+        return _Undeliverable("NO_RESOURCE", message, retryable=False)
+    if any(n in name for n in _DENIED):
+        return _Undeliverable("NO_PERMISSIONS", message, retryable=False)
+    if isinstance(exc, ServiceException) or isinstance(status, int):
+        return _Undeliverable("INVALID_PARAMETER", message, retryable=False)
+    return _Undeliverable("UNKNOWN", f"{type(exc).__name__}: {message}", retryable=False)
+
+
+def _backoff(retry: int) -> float:
+    """EventBridge's exponential back-off before retry number ``retry`` (1-based), without jitter."""
+    return float(min(2 ** (retry - 1), 300))
+
+
 def _target_dead_letter(
-    core: CloudCore, source_arn: str, target: Mapping[str, Any], payload: Any, code: str, message: str
+    core: CloudCore,
+    source_arn: str,
+    target: Mapping[str, Any],
+    payload: Any,
+    failure: _Undeliverable,
+    retries: int,
+    exhausted: str | None,
 ) -> None:
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
     if not dead_letter:
-        core.delivery_errors.append(f"{source_arn} could not deliver to {target['Arn']}: {message}")
+        core.delivery_errors.append(f"{source_arn} could not deliver to {target['Arn']}: {failure.message}")
         return
-    core.deliver(
-        dead_letter,
-        payload,
-        attributes={
-            "RULE_ARN": {"DataType": "String", "StringValue": source_arn},
-            "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
-            "ERROR_CODE": {"DataType": "String", "StringValue": code},
-            "ERROR_MESSAGE": {"DataType": "String", "StringValue": message[:1024]},
-        },
-    )
+    source_key = "SCHEDULE_ARN" if ":schedule/" in source_arn else "RULE_ARN"
+    attributes = {
+        source_key: {"DataType": "String", "StringValue": source_arn},
+        "TARGET_ARN": {"DataType": "String", "StringValue": target["Arn"]},
+        "ERROR_CODE": {"DataType": "String", "StringValue": failure.code},
+        "ERROR_MESSAGE": {"DataType": "String", "StringValue": failure.message[:1024]},
+        "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": str(retries)},
+    }
+    if exhausted:
+        attributes["EXHAUSTED_RETRY_CONDITION"] = {"DataType": "String", "StringValue": exhausted}
+    core.deliver(dead_letter, payload, attributes=attributes)
 
 
-def _send_to_target(
-    core: CloudCore, source_arn: str, label: str, target: Mapping[str, Any], payload: Any, event: Mapping[str, Any]
+def _call_target(
+    core: CloudCore,
+    source_arn: str,
+    label: str,
+    target: Mapping[str, Any],
+    payload: Any,
+    event: Mapping[str, Any],
+    principal: str | None,
 ) -> None:
-    """Deliver one payload to one EventBridge / Scheduler target; undeliverable → the target's DLQ.
-
-    Lambda targets are invoked asynchronously. Local simplification (documented): a function that
-    still fails after its async retries also parks the event in the target's DLQ.
-    """
+    """One call of an EventBridge / Scheduler target; raises what the call raised."""
     arn: str = target["Arn"]
     parts = arn.split(":")
     service, region, account = parts[2], parts[3], parts[4]
     body = payload if isinstance(payload, str) else json.dumps(payload)
-    try:
-        if service == "lambda":
+    if service == "lambda":
+        refusal = lambda_refusal(core, arn, principal, source_arn)
+        if refusal is not None:
+            raise _Undeliverable(*refusal, retryable=False)
+        core.engine.invoke_async(arn, payload, source=label)
+    elif service == "sqs":
+        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+        fifo = parts[5].endswith(".fifo")
+        core.sqs_backend(account, region).send_message(
+            parts[5], body, group_id=group, deduplication_id=str(event.get("id") or uuid.uuid4()) if fifo else None
+        )
+    elif service == "sns":
+        core.sns_backend(account, region).publish(body, arn=arn)
+    elif service == "states":
+        core.sfn_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=body)
+    elif service == "events" and "event-bus/" in arn:
+        detail = payload if isinstance(payload, dict) else {"input": payload}
+        core.events_backend(account, region).put_events(
+            [
+                {
+                    "Source": event.get("source", "aws.scheduler"),
+                    "DetailType": event.get("detail-type", "Scheduled Event"),
+                    "Detail": json.dumps(event.get("detail", detail)),
+                    "EventBusName": arn.split("/")[-1],
+                    "Resources": event.get("resources", []),
+                }
+            ]
+        )
+    elif service == "logs":
+        from moto.logs.models import logs_backends
 
-            def give_up(outcome: InvokeOutcome | None, condition: str) -> None:
-                message = (outcome.error or {}).get("errorMessage", condition) if outcome else condition
-                _target_dead_letter(core, source_arn, target, payload, condition, str(message))
+        group = arn.split(":log-group:")[1].split(":")[0]
+        logs = logs_backends[account][region]
+        stream = str(uuid.uuid4())
+        logs.create_log_stream(group, stream)
+        logs.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": body}])
+    else:
+        raise NotImplementedError(f"the local cloud cannot deliver to {service} targets")
 
-            core.engine.invoke_async(arn, payload, source=label, on_give_up=give_up)
-        elif service == "sqs":
-            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-            fifo = parts[5].endswith(".fifo")
-            core.sqs_backend(account, region).send_message(
-                parts[5], body, group_id=group, deduplication_id=str(event.get("id") or uuid.uuid4()) if fifo else None
-            )
-        elif service == "sns":
-            core.sns_backend(account, region).publish(body, arn=arn)
-        elif service == "states":
-            core.sfn_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=body)
-        elif service == "events" and "event-bus/" in arn:
-            detail = payload if isinstance(payload, dict) else {"input": payload}
-            core.events_backend(account, region).put_events(
-                [
-                    {
-                        "Source": event.get("source", "aws.scheduler"),
-                        "DetailType": event.get("detail-type", "Scheduled Event"),
-                        "Detail": json.dumps(event.get("detail", detail)),
-                        "EventBusName": arn.split("/")[-1],
-                        "Resources": event.get("resources", []),
-                    }
-                ]
-            )
-        elif service == "logs":
-            from moto.logs.models import logs_backends
 
-            group = arn.split(":log-group:")[1].split(":")[0]
-            logs = logs_backends[account][region]
-            stream = str(uuid.uuid4())
-            logs.create_log_stream(group, stream)
-            logs.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": body}])
-        else:
-            raise NotImplementedError(f"the local cloud cannot deliver to {service} targets")
-    except Exception as exc:  # undeliverable events go to the target's DLQ
-        _target_dead_letter(core, source_arn, target, payload, type(exc).__name__, str(exc))
+def _send_to_target(
+    core: CloudCore,
+    source_arn: str,
+    label: str,
+    target: Mapping[str, Any],
+    payload: Any,
+    event: Mapping[str, Any],
+    *,
+    principal: str | None,
+) -> None:
+    """Deliver one payload to one EventBridge / Scheduler target, with the target's RetryPolicy.
+
+    Lambda targets are invoked asynchronously: what the function does with the event is Lambda's
+    business (its async configuration); only a refused Invoke reaches the target's DLQ.
+    """
+    policy = target.get("RetryPolicy") or {}
+    max_retries = int(policy.get("MaximumRetryAttempts", 185))
+    max_age = float(policy.get("MaximumEventAgeInSeconds", 86400))
+    first_try = core.engine.clock()
+    retries = 0
+
+    def attempt() -> None:
+        nonlocal retries
+        try:
+            with core.lock:
+                _call_target(core, source_arn, label, target, payload, event, principal)
+            return
+        except Exception as exc:  # the target call failed: retry or dead-letter, as EventBridge does
+            failure = _classify(exc)
+        exhausted = None
+        if failure.retryable:
+            wait = _backoff(retries + 1)
+            if retries >= max_retries:
+                exhausted = "MaximumRetryAttempts"
+            elif core.engine.clock() + wait - first_try > max_age:
+                exhausted = "MaximumEventAgeInSeconds"
+            else:
+                retries += 1
+                core.engine.schedule(wait, attempt, f"retry {retries} of {label} to {target['Arn']}")
+                return
+        with core.lock:
+            _target_dead_letter(core, source_arn, target, payload, failure, retries, exhausted)
+
+    attempt()
 
 
 def deliver_rule_event(core: CloudCore, rule: Any, event: dict[str, Any]) -> None:
     """Send one matched event to every target of ``rule`` (called under the backend lock)."""
     event = _normalize_event(event)
     for target in list(rule.targets):
-        _send_to_target(core, rule.arn, f"events:{rule.name}", target, target_input(target, event, rule), event)
+        _send_to_target(
+            core,
+            rule.arn,
+            f"events:{rule.name}",
+            target,
+            target_input(target, event, rule),
+            event,
+            principal="events.amazonaws.com",
+        )
 
 
 def deliver_schedule(core: CloudCore, schedule: Any) -> None:
@@ -352,7 +539,8 @@ def deliver_schedule(core: CloudCore, schedule: Any) -> None:
             payload = json.loads(raw)
         except ValueError:
             payload = raw
-    _send_to_target(core, schedule.arn, f"scheduler:{schedule.name}", target, payload, {})
+    # EventBridge Scheduler invokes with the schedule's role (not checked locally), not a resource policy.
+    _send_to_target(core, schedule.arn, f"scheduler:{schedule.name}", target, payload, {}, principal=None)
 
 
 def scheduled_event(rule: Any) -> dict[str, Any]:

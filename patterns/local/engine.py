@@ -6,6 +6,12 @@ in a server it polls in a background thread in real time (long waits capped by
 ``Settings.time_cap``); in tests ``drain()`` polls in the calling thread, runs the work on a thread
 pool (so concurrency limits are real) and fast-forwards the clocks that only make tests slow
 (visibility timeouts, retry back-off, batching windows, tumbling windows) once nothing else is left.
+
+Asynchronous work (Lambda's async queue, EventBridge delivery retries) is kept on a virtual clock:
+a failed async invocation is due again 60 s, then 120 s after its attempt ended, as on AWS.
+``drain()`` runs everything that is due, and only when nothing else is runnable moves the virtual
+clock forward to the next due work. So a retry never starts before the attempt before it ended,
+and starts after the work that was already queued, yet no test waits for minutes.
 """
 
 from __future__ import annotations
@@ -46,20 +52,33 @@ class Settings:
     journal_limit: int | None = None
 
 
-@dataclass(order=True)
+@dataclass
 class AsyncTask:
-    """One queued asynchronous invocation (Event invoke, SNS, S3, EventBridge, destinations)."""
+    """One queued asynchronous invocation (Event invoke, SNS, S3, EventBridge, destinations).
 
-    due: float
-    seq: int
-    function_ref: str = field(compare=False)
-    event: Any = field(compare=False)
-    source: str = field(compare=False)
-    request_id: str = field(compare=False, default_factory=lambda: str(uuid.uuid4()))
-    attempts: int = field(compare=False, default=0)
-    created: float = field(compare=False, default_factory=time.time)
+    Times are on the engine's virtual clock (``Engine.clock()``).
+    """
+
+    function_ref: str
+    event: Any
+    source: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    attempts: int = 0
+    #: Times Lambda found no concurrency for it (reserved concurrency 0): retried until too old.
+    throttles: int = 0
+    created: float = 0.0
+    #: What the last attempt produced (for the record sent when the event is given up).
+    last_outcome: InvokeOutcome | None = None
     #: Called once when the event is given up (retries exhausted, too old, function missing).
-    on_give_up: Callable[[InvokeOutcome | None, str], None] | None = field(compare=False, default=None)
+    on_give_up: Callable[[InvokeOutcome | None, str], None] | None = None
+
+
+@dataclass
+class Timer:
+    """Work due at a point of the virtual clock (a delivery retry of EventBridge, ...)."""
+
+    action: Callable[[], None]
+    description: str
 
 
 class Engine:
@@ -74,8 +93,11 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="local-lambda")
         self._futures: dict[Future[None], str] = {}
         self._futures_lock = threading.Lock()
-        self._tasks: list[AsyncTask] = []
+        #: The queue of asynchronous work: (due on the virtual clock, sequence, task or timer).
+        self._tasks: list[tuple[float, int, AsyncTask | Timer]] = []
         self._tasks_lock = threading.Lock()
+        #: How far the virtual clock is ahead of the wall clock (drain() moves it forward).
+        self._skew = 0.0
         self._starting: dict[str, int] = {}
         self._seq = itertools.count()
         self._poll_lock = threading.RLock()
@@ -116,6 +138,25 @@ class Engine:
         """How long to really wait for an AWS wait of ``seconds``."""
         return 0.0 if self.fast else min(max(seconds, 0.0), self.settings.time_cap)
 
+    @property
+    def skew(self) -> float:
+        """How far the virtual clock is ahead of the wall clock (seconds)."""
+        return self._skew
+
+    def clock(self) -> float:
+        """The virtual clock of asynchronous work: the wall clock plus every skip drain() made."""
+        return time.time() + self._skew
+
+    def _due_in(self, seconds: float) -> float:
+        """When work AWS would start ``seconds`` from now is due on the virtual clock.
+
+        While fast (tests, drain) the full wait counts: drain() skips it once nothing else is
+        runnable, so waiting work comes after everything already queued. A server that is not
+        draining waits for real, at most ``Settings.time_cap``.
+        """
+        seconds = max(seconds, 0.0)
+        return self.clock() + (seconds if self.fast else min(seconds, self.settings.time_cap))
+
     # -- work ------------------------------------------------------------------------------------
 
     def submit(self, work: Callable[[], None], description: str) -> None:
@@ -147,51 +188,74 @@ class Engine:
         *,
         source: str,
         on_give_up: Callable[[InvokeOutcome | None, str], None] | None = None,
+        request_id: str | None = None,
     ) -> str:
-        """Queue an asynchronous invocation, the way Lambda's internal queue accepts one."""
+        """Queue an asynchronous invocation, the way Lambda's internal queue accepts one.
+
+        Returns the request id the invocation will run with (the Invoke API's RequestId).
+        """
         task = AsyncTask(
-            due=time.time(),
-            seq=next(self._seq),
             function_ref=function_ref,
             event=event,
             source=source,
             on_give_up=on_give_up,
+            created=self.clock(),
         )
+        if request_id:
+            task.request_id = request_id
         with self._tasks_lock:
-            heapq.heappush(self._tasks, task)
+            heapq.heappush(self._tasks, (self.clock(), next(self._seq), task))
         return task.request_id
+
+    def schedule(self, seconds: float, action: Callable[[], None], description: str) -> None:
+        """Run ``action`` once ``seconds`` of AWS time have passed (virtual time while draining)."""
+        with self._tasks_lock:
+            heapq.heappush(self._tasks, (self._due_in(seconds), next(self._seq), Timer(action, description)))
 
     def _requeue(self, task: AsyncTask, wait_s: float) -> None:
         with self._tasks_lock:
             self._requeue_locked(task, wait_s)
 
     def _requeue_locked(self, task: AsyncTask, wait_s: float) -> None:
-        task.due = time.time() + self.delay(wait_s)
-        task.seq = next(self._seq)
-        heapq.heappush(self._tasks, task)
+        heapq.heappush(self._tasks, (self._due_in(wait_s), next(self._seq), task))
 
     def _dispatch_async(self) -> bool:
-        now = time.time()
-        ready: list[AsyncTask] = []
+        now = self.clock()
+        ready: list[AsyncTask | Timer] = []
         with self._tasks_lock:
-            while self._tasks and (self.fast or self._tasks[0].due <= now):
-                ready.append(heapq.heappop(self._tasks))
+            while self._tasks and self._tasks[0][0] <= now:
+                ready.append(heapq.heappop(self._tasks)[2])
         dispatched = False
-        for task in ready:
+        for item in ready:
+            if isinstance(item, Timer):
+                dispatched = True
+                try:
+                    item.action()
+                except Exception:  # surfaced by drain(), never swallowed
+                    self.errors.append(f"{item.description}:\n{traceback.format_exc()}")
+                continue
+            task = item
             spec = self.core.function_spec(task.function_ref)
             if spec is None:
                 self._give_up(task, None, None, "ResourceNotFound")
                 continue
+            config = self.core.event_invoke_config(spec.name)
+            max_age = float(config.get("MaximumEventAgeInSeconds", 21600))
+            if now - task.created > max_age:
+                self._give_up(task, spec, task.last_outcome, "EventAgeExceeded")
+                continue
             if spec.reserved_concurrency == 0:
-                # Throttled for good: AWS retries until the event is too old, then gives up.
-                self._give_up(task, spec, None, "EventAgeExceeded")
+                # Throttled: Lambda retries with a back-off growing from 1 s to 5 min until the event is too old.
+                task.throttles += 1
+                left = task.created + max_age - now
+                self._requeue(task, min(2.0 ** (task.throttles - 1), 300.0, left + 0.001))
                 continue
             if spec.reserved_concurrency is not None:
                 # Count tasks submitted but not started yet, or they would all pass this check.
                 with self._tasks_lock:
                     busy = self.core.runtime.inflight(spec.name) + self._starting.get(spec.name, 0)
                     if busy >= spec.reserved_concurrency:
-                        self._requeue_locked(task, 0.05)
+                        self._requeue_locked(task, 0.05)  # waits for a free slot, after work queued before it
                         continue
                     self._starting[spec.name] = self._starting.get(spec.name, 0) + 1
             dispatched = True
@@ -208,6 +272,7 @@ class Engine:
             self._requeue(task, 1.0)
             return
         task.attempts += 1
+        task.last_outcome = outcome
         config = self.core.event_invoke_config(spec.name)
         if outcome.ok:
             destination = ((config.get("DestinationConfig") or {}).get("OnSuccess") or {}).get("Destination")
@@ -215,13 +280,11 @@ class Engine:
                 self.core.deliver(destination, self._destination_record(task, spec, outcome, "Success"))
             return
         max_retries = int(config.get("MaximumRetryAttempts", 2))
-        max_age = float(config.get("MaximumEventAgeInSeconds", 21600))
-        too_old = time.time() - task.created > max_age
-        if task.attempts <= max_retries and not too_old:
-            # AWS waits about a minute, then two, between attempts.
+        if task.attempts <= max_retries:
+            # AWS waits about a minute, then two, between attempts; the event may get too old meanwhile.
             self._requeue(task, 60.0 * task.attempts)
             return
-        self._give_up(task, spec, outcome, "EventAgeExceeded" if too_old else "RetriesExhausted")
+        self._give_up(task, spec, outcome, "RetriesExhausted")
 
     def _give_up(
         self, task: AsyncTask, spec: FunctionSpec | None, outcome: InvokeOutcome | None, condition: str
@@ -274,7 +337,23 @@ class Engine:
 
     def pending_async(self) -> list[str]:
         with self._tasks_lock:
-            return [f"async invoke of {t.function_ref} ({t.source}, attempt {t.attempts + 1})" for t in self._tasks]
+            items = [item for _, _, item in sorted(self._tasks, key=lambda entry: entry[:2])]
+        return [
+            item.description
+            if isinstance(item, Timer)
+            else f"async invoke of {item.function_ref} ({item.source}, attempt {item.attempts + 1})"
+            for item in items
+        ]
+
+    def _skip_to_next_due(self) -> bool:
+        """Move the virtual clock to the earliest queued work, if it is in the future; True if moved."""
+        with self._tasks_lock:
+            if not self._tasks:
+                return False
+            gap = self._tasks[0][0] - self.clock()
+            if gap > 0:
+                self._skew += gap
+            return True
 
     # -- polling and draining --------------------------------------------------------------------
 
@@ -295,7 +374,13 @@ class Engine:
         ]
 
     def drain(self, timeout: float) -> None:
-        """Run everything until the cloud is quiet; raise DrainTimeout naming what is left."""
+        """Run everything until the cloud is quiet; raise DrainTimeout naming what is left.
+
+        Order: work that is ready runs first (on the worker pool); when nothing is running or
+        ready, SQS visibility timeouts are skipped; then the virtual clock jumps to the next
+        queued asynchronous work (retries, back-offs), so a retry starts only after everything
+        that was queued before it, as AWS's minutes of back-off would have it.
+        """
         deadline = time.monotonic() + timeout
         errors_before = len(self.errors)
         self._draining += 1
@@ -312,9 +397,18 @@ class Engine:
                 if dispatched:
                     continue
                 with self._poll_lock:
-                    if self.pollers.fast_forward():
+                    # A background poll may have started batches since the check above.
+                    with self._futures_lock:
+                        started = bool(self._futures)
+                    if started or self.pollers.fast_forward():
                         continue
-                if self.core.running_executions() or self.pending_async():
+                if self.core.runtime.busy():
+                    # A handler runs outside the pool (a synchronous invoke, a state machine's task).
+                    time.sleep(0.01)
+                    continue
+                if self._skip_to_next_due():
+                    continue
+                if self.core.running_executions():
                     # Step Functions executions run on their own threads and may start more work.
                     time.sleep(0.01)
                     continue

@@ -21,6 +21,9 @@ from .runtime import FunctionSpec, FunctionThrottled
 if TYPE_CHECKING:
     from .core import CloudCore
 
+#: Response header (internal) carrying an async invocation's request id to the response's RequestId.
+_REQUEST_ID_HEADER = "x-local-cloud-request-id"
+
 #: Properties of AWS::Lambda::Function that moto's model drops but the local cloud uses.
 _KEPT_FUNCTION_PROPS = ("LoggingConfig", "DeadLetterConfig", "TracingConfig", "Layers", "Architectures")
 
@@ -154,7 +157,9 @@ class Hooks:
             fn = backend.get_function(function_name, qualifier)
             if invocation_type == "Event":
                 event = json.loads(body) if body else {}
-                core.engine.invoke_async(fn.function_arn, event, source="invoke-async")
+                request_id = core.engine.invoke_async(fn.function_arn, event, source="invoke-async")
+                # The caller's RequestId is the async invocation's (journal, context, destination records).
+                response_headers[_REQUEST_ID_HEADER] = request_id
                 response_headers["Content-Length"] = "0"
                 return b""
             if invocation_type == "DryRun":
@@ -206,6 +211,20 @@ class Hooks:
                 fn.local_cloud_props["Layers"] = layers
             return fn
 
+        from moto.awslambda.responses import LambdaResponse
+        from moto.core.responses import BaseResponse
+
+        enrich = BaseResponse._enrich_response
+
+        def enrich_keeping_request_id(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+            # moto gives every response a random request id; an async invoke keeps its own.
+            kept = headers.pop(_REQUEST_ID_HEADER, None)
+            headers, body = enrich(headers, body)
+            if kept:
+                headers["x-amzn-requestid"] = kept
+            return headers, body
+
+        self.patcher.set(LambdaResponse, "_enrich_response", staticmethod(enrich_keeping_request_id))
         self.patcher.set(LambdaFunction, "__init__", remember_spec)
         self.patcher.set(LambdaFunction, "_invoke_lambda", invoke_lambda)
         self.patcher.set(LambdaBackend, "invoke", invoke)

@@ -137,11 +137,14 @@ class SqsPoller:
                 kept = [r for r in records if _matches(patterns, r, "body")]
                 for dropped in (r for r in records if r not in kept):
                     sqs.delete_message(self.queue_name, dropped["receiptHandle"])
+                if kept:
+                    # Registered before the backend lock is released: fast_forward() (which holds it)
+                    # never sees an in-flight message that is not yet known to be in flight.
+                    with self._lock:
+                        self.inflight += 1
+                        self.held.update(r["receiptHandle"] for r in kept)
             if not kept:
                 continue
-            with self._lock:
-                self.inflight += 1
-                self.held.update(r["receiptHandle"] for r in kept)
             report_failures = "ReportBatchItemFailures" in (esm.function_response_types or [])
             self.engine.submit(
                 lambda s=spec, r=kept, p=report_failures: self._run(s, r, p),
@@ -237,22 +240,39 @@ class SqsPoller:
             count = len(queue._messages)
         return [f"SQS {self.queue_name}: {count} message(s) for {spec.name}"] if count else []
 
-    def fast_forward(self) -> bool:
-        """Make messages this poller does not hold visible now (skip visibility timeouts, delays)."""
+    def active(self) -> bool:
+        """Whether this poller takes messages from its queue now (enabled, concurrency above 0)."""
         esm, queue, spec = self._state()
-        if esm is None or queue is None or spec is None or not esm.enabled or self.limit(esm, spec) == 0:
+        return not (esm is None or queue is None or spec is None or not esm.enabled or self.limit(esm, spec) == 0)
+
+    def in_flight(self) -> set[str]:
+        """Receipt handles of the messages this poller's batches hold."""
+        with self._lock:
+            return set(self.held)
+
+
+def fast_forward_queue(core: Any, pollers: list[SqsPoller]) -> bool:
+    """Make the messages of one queue visible now (skip visibility timeouts and delays), except
+    those in flight in any poller of that queue: two mappings (or a mapping and a pipe) may read
+    one queue, and neither may make the other's batches visible again."""
+    if not any(p.active() for p in pollers):
+        return False
+    first = pollers[0]
+    changed = False
+    with core.lock:
+        queue = core.sqs_backend(first.account_id, first.region).queues.get(first.queue_name)
+        if queue is None:
             return False
-        changed = False
-        with self.core.lock, self._lock:
-            for message in queue._messages:
-                if message.receipt_handle in self.held:
-                    continue
-                if not message.visible or message.delayed:
-                    message.visible_at = 0.0
-                    message.delayed_until = 0.0
-                    queue.pending_messages.discard(message)
-                    changed = True
-        return changed
+        held = set().union(*(p.in_flight() for p in pollers))
+        for message in queue._messages:
+            if message.receipt_handle in held:
+                continue
+            if not message.visible or message.delayed:
+                message.visible_at = 0.0
+                message.delayed_until = 0.0
+                queue.pending_messages.discard(message)
+                changed = True
+    return changed
 
 
 @dataclass
@@ -711,9 +731,13 @@ class PollerSet:
         return [line for poller in self._sync() for line in poller.pending()]
 
     def fast_forward(self) -> bool:
-        changed = False
+        queues: dict[tuple[str, str, str], list[SqsPoller]] = {}
         for poller in self._sync():
-            if isinstance(poller, SqsPoller) and poller.fast_forward():
+            if isinstance(poller, SqsPoller):
+                queues.setdefault((poller.account_id, poller.region, poller.queue_name), []).append(poller)
+        changed = False
+        for group in queues.values():
+            if fast_forward_queue(self.core, group):
                 changed = True
         return changed
 

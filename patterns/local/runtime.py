@@ -6,6 +6,13 @@ each invocation calls it with the event and a context object, with the function'
 a per-thread overlay (see isolation.py). Modules of different functions never meet in
 ``sys.modules``: after loading, every module imported from the function's folder is moved into the
 function's own cache, so two functions can both have an ``app.py`` and a ``models.py``.
+
+Like Lambda's execution environments, each function has a pool of sandboxes (an imported copy of
+its modules with their own globals): an invocation takes an idle one (a warm start) or, when all
+are busy, imports the code again into a new one (a cold start), and gives it back when it ends.
+Two concurrent invocations of one function therefore never share module-level state (a
+module-level Powertools ``BatchProcessor``, a cache, a counter); sequential ones reuse the warm
+sandbox. The pool never holds more sandboxes than the function's reserved concurrency allows.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import uuid
 import zipfile
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -72,6 +79,9 @@ class Invocation:
     thread: str
     logs: str
     throttled: bool = False
+    #: How far the local cloud's virtual clock was ahead of the wall clock while this ran
+    #: (drain() skips retry back-offs on it; see engine.py).
+    clock_skew: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -80,6 +90,15 @@ class Invocation:
     @property
     def duration(self) -> float:
         return self.ended_at - self.started_at
+
+    @property
+    def virtual_started_at(self) -> float:
+        """When it started on the virtual clock: AWS's timeline, with back-offs at full length."""
+        return self.started_at + self.clock_skew
+
+    @property
+    def virtual_ended_at(self) -> float:
+        return self.ended_at + self.clock_skew
 
 
 class Journal:
@@ -204,7 +223,8 @@ class _Sandbox:
     log_stream: str
     init_logs: str = ""
     uses: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Each sandbox gets a number in its pool (diagnostics: how many cold starts there were).
+    number: int = 0
 
 
 _current = threading.local()
@@ -299,6 +319,18 @@ class CodeCache:
 #: Loading a handler touches sys.path and sys.modules; one function at a time.
 _IMPORT_LOCK = threading.RLock()
 
+#: Idle sandboxes kept per function without reserved concurrency (more are loaded while busy).
+MAX_IDLE_SANDBOXES = 32
+
+
+@dataclass
+class _Pool:
+    """The sandboxes of one function version (code, handler, environment): idle ones and a count."""
+
+    idle: list[_Sandbox]
+    busy: int = 0
+    loaded: int = 0
+
 
 class LambdaRuntime:
     """Runs functions in-process and keeps the books: journal, logs, concurrency."""
@@ -311,13 +343,16 @@ class LambdaRuntime:
         write_logs: Callable[[FunctionSpec, str, list[str]], None],
         release_backend: Callable[[], Any],
         extra_env: Callable[[], Mapping[str, str]],
+        clock_skew: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._code = code_cache
+        self._clock_skew = clock_skew
         self._journal = journal
         self._write_logs = write_logs
         self._release_backend = release_backend
         self._extra_env = extra_env
-        self._sandboxes: dict[tuple[str, ...], _Sandbox] = {}
+        self._pools: dict[tuple[str, ...], _Pool] = {}
+        self._latest: dict[str, tuple[str, ...]] = {}
         self._sandbox_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._inflight: dict[str, int] = {}
@@ -333,7 +368,9 @@ class LambdaRuntime:
     def uninstall(self) -> None:
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
-        self._sandboxes.clear()
+        with self._sandbox_lock:
+            self._pools.clear()
+            self._latest.clear()
 
     # -- concurrency -----------------------------------------------------------------------------
 
@@ -344,6 +381,23 @@ class LambdaRuntime:
     def max_concurrency(self, function_name: str) -> int:
         with self._count_lock:
             return self._max_seen.get(function_name, 0)
+
+    def busy(self) -> int:
+        """How many invocations (of any function) are running now."""
+        with self._count_lock:
+            return sum(self._inflight.values())
+
+    def sandboxes(self, function_name: str) -> int:
+        """How many sandboxes (warm or busy) the current version of a function has."""
+        with self._sandbox_lock:
+            return sum(
+                len(pool.idle) + pool.busy for key, pool in self._pools.items() if key[0].split(":")[6] == function_name
+            )
+
+    def cold_starts(self, function_name: str) -> int:
+        """How many times a function's code was imported into a new sandbox."""
+        with self._sandbox_lock:
+            return sum(pool.loaded for key, pool in self._pools.items() if key[0].split(":")[6] == function_name)
 
     def _acquire(self, spec: FunctionSpec) -> None:
         with self._count_lock:
@@ -392,6 +446,7 @@ class LambdaRuntime:
                     thread=threading.current_thread().name,
                     logs="",
                     throttled=True,
+                    clock_skew=self._clock_skew(),
                 )
             )
             raise
@@ -426,6 +481,7 @@ class LambdaRuntime:
                 ended_at=ended,
                 thread=threading.current_thread().name,
                 logs=outcome.logs,
+                clock_skew=self._clock_skew(),
             )
         )
         return outcome
@@ -463,52 +519,58 @@ class LambdaRuntime:
                 "stackTrace": [],
             }
             return outcome, self._stream_name(), []
-        box, init_error = self._sandbox(spec, request_id)
+        box, init_error = self._checkout(spec, request_id)
         if box is None:
             assert init_error is not None
             outcome.error = init_error[0]
             return outcome, self._stream_name(), init_error[1].splitlines()
-        context = LambdaContext(spec, request_id, box.log_stream)
-        init_lines = box.init_logs.splitlines() if box.uses == 0 else []
-        box.uses += 1
-        env = self._environment(spec, box.folder, box.log_stream)
-        modules_before = len(sys.modules)
-        started = time.monotonic()
-        with sandbox(env, request_id) as capture:
-            _current.sandbox = box
-            try:
-                result = box.handler(event, context)
+        keep = False
+        try:
+            context = LambdaContext(spec, request_id, box.log_stream)
+            init_lines = box.init_logs.splitlines() if box.uses == 0 else []
+            box.uses += 1
+            env = self._environment(spec, box.folder, box.log_stream)
+            modules_before = len(sys.modules)
+            started = time.monotonic()
+            with sandbox(env, request_id) as capture:
+                caller = getattr(_current, "sandbox", None)  # a handler invoking a function in its thread
+                _current.sandbox = box
                 try:
-                    outcome.result = json.loads(json.dumps(result))
-                except (TypeError, ValueError) as exc:
-                    outcome.error = {
-                        "errorMessage": f"Unable to marshal response: {exc}",
-                        "errorType": "Runtime.MarshalError",
-                        "requestId": request_id,
-                        "stackTrace": [],
-                    }
-            except Exception as exc:  # any handler exception is a function error
-                outcome.error = _error_shape(exc, request_id, skip_frames=1)
-                capture.write(
-                    f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n"
-                    + "".join(outcome.error["stackTrace"])
-                )
-            finally:
-                _current.sandbox = None
-        elapsed = time.monotonic() - started
-        if elapsed > spec.timeout:
-            # Threads cannot be killed: the call ran to its end, but AWS would have stopped it,
-            # so the caller sees the timeout and the warm sandbox is thrown away.
-            outcome.result = None
-            outcome.error = {
-                "errorMessage": f"Task timed out after {spec.timeout:.2f} seconds",
-                "errorType": "Sandbox.Timedout",
-                "requestId": request_id,
-                "stackTrace": [],
-            }
-            self._discard(spec)
-        if len(sys.modules) != modules_before:
-            self._adopt_new_modules(box)
+                    result = box.handler(event, context)
+                    try:
+                        outcome.result = json.loads(json.dumps(result))
+                    except (TypeError, ValueError) as exc:
+                        outcome.error = {
+                            "errorMessage": f"Unable to marshal response: {exc}",
+                            "errorType": "Runtime.MarshalError",
+                            "requestId": request_id,
+                            "stackTrace": [],
+                        }
+                except Exception as exc:  # any handler exception is a function error
+                    outcome.error = _error_shape(exc, request_id, skip_frames=1)
+                    capture.write(
+                        f"[ERROR] {type(exc).__name__}: {exc}\nTraceback (most recent call last):\n"
+                        + "".join(outcome.error["stackTrace"])
+                    )
+                finally:
+                    _current.sandbox = caller
+            elapsed = time.monotonic() - started
+            if len(sys.modules) != modules_before:
+                self._adopt_new_modules(box)
+            if elapsed > spec.timeout:
+                # Threads cannot be killed: the call ran to its end, but AWS would have stopped it,
+                # so the caller sees the timeout and the sandbox is thrown away.
+                outcome.result = None
+                outcome.error = {
+                    "errorMessage": f"Task timed out after {spec.timeout:.2f} seconds",
+                    "errorType": "Sandbox.Timedout",
+                    "requestId": request_id,
+                    "stackTrace": [],
+                }
+            else:
+                keep = True
+        finally:
+            self._checkin(spec, box, keep=keep)
         return outcome, box.log_stream, init_lines + capture.getvalue().splitlines()
 
     @staticmethod
@@ -520,21 +582,58 @@ class LambdaRuntime:
         env_hash = hashlib.sha256(json.dumps(dict(spec.env), sort_keys=True).encode()).hexdigest()
         return (spec.arn, spec.code_sha, spec.handler, env_hash)
 
-    def _discard(self, spec: FunctionSpec) -> None:
-        with self._sandbox_lock:
-            self._sandboxes.pop(self._key(spec), None)
+    # -- the sandbox pool ------------------------------------------------------------------------
 
-    def _sandbox(
+    def _checkout(
         self, spec: FunctionSpec, request_id: str
     ) -> tuple[_Sandbox | None, tuple[dict[str, Any], str] | None]:
+        """An idle sandbox of this function version (warm), else a newly loaded one (cold)."""
         key = self._key(spec)
-        box = self._sandboxes.get(key)
-        if box is not None:
-            return box, None
+        with self._sandbox_lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = _Pool(idle=[])
+                self._latest[spec.arn] = key
+                # An older version's idle sandboxes will never be used again.
+                for other in [k for k in self._pools if k[0] == spec.arn and k != key]:
+                    stale = self._pools[other]
+                    stale.idle.clear()
+                    if stale.busy == 0:
+                        del self._pools[other]
+            pool.busy += 1
+            if pool.idle:
+                return pool.idle.pop(), None  # the most recently used one, like Lambda
+        loaded: _Sandbox | tuple[dict[str, Any], str] | None = None
+        try:
+            loaded = self._load_sandbox(spec, request_id)
+        finally:
+            with self._sandbox_lock:
+                if isinstance(loaded, _Sandbox):
+                    pool.loaded += 1
+                    loaded.number = pool.loaded
+                else:
+                    pool.busy -= 1
+        if isinstance(loaded, _Sandbox):
+            return loaded, None
+        return None, loaded
+
+    def _checkin(self, spec: FunctionSpec, box: _Sandbox, *, keep: bool) -> None:
+        """Give a sandbox back after an invocation; it stays warm unless ``keep`` is false."""
+        key = self._key(spec)
+        limit = spec.reserved_concurrency or MAX_IDLE_SANDBOXES
+        with self._sandbox_lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                return
+            pool.busy -= 1
+            latest = self._latest.get(spec.arn) == key
+            if keep and latest and len(pool.idle) + pool.busy < limit:
+                pool.idle.append(box)
+            elif not latest and not pool.idle and pool.busy == 0:
+                del self._pools[key]
+
+    def _load_sandbox(self, spec: FunctionSpec, request_id: str) -> _Sandbox | tuple[dict[str, Any], str]:
         with _IMPORT_LOCK:
-            box = self._sandboxes.get(key)
-            if box is not None:
-                return box, None
             if not spec.code_bytes:
                 error = {
                     "errorMessage": f"Function {spec.name} has no code (its zip was not found)",
@@ -542,7 +641,7 @@ class LambdaRuntime:
                     "requestId": request_id,
                     "stackTrace": [],
                 }
-                return None, (error, "")
+                return error, ""
             try:
                 folder = self._code.folder(spec.code_sha, spec.code_bytes)
             except (zipfile.BadZipFile, OSError) as exc:
@@ -552,14 +651,13 @@ class LambdaRuntime:
                     "requestId": request_id,
                     "stackTrace": [],
                 }
-                return None, (error, "")
-            log_stream = self._stream_name()
-            loaded = self._load(spec, folder, log_stream, request_id)
-            if isinstance(loaded, tuple):
-                return None, loaded
-            with self._sandbox_lock:
-                self._sandboxes[key] = loaded
-            return loaded, None
+                return error, ""
+            caller = getattr(_current, "sandbox", None)
+            _current.sandbox = None  # imports at load time resolve against this folder only
+            try:
+                return self._load(spec, folder, self._stream_name(), request_id)
+            finally:
+                _current.sandbox = caller
 
     def _load(
         self, spec: FunctionSpec, folder: Path, log_stream: str, request_id: str

@@ -23,6 +23,7 @@ import pytest
 from demo import event_driven_processor as demo
 from patterns import core
 from patterns.local import DeployedStack, LocalCloud
+from tests.e2e._helpers import notified_keys, object_versions, take_bodies
 from tests.e2e._local_drive import drive_context
 
 STACK = "EventDrivenProcessorDemo"
@@ -49,26 +50,6 @@ def deployed(demo_app) -> Iterator[tuple[LocalCloud, DeployedStack]]:
         yield cloud, cloud.deploy(demo_app.outdir, STACK)
 
 
-def _keys_of(invocation: Any) -> list[str]:
-    return [
-        unquote_plus(r["s3"]["object"]["key"])
-        for record in invocation.event["Records"]
-        for r in json.loads(record["body"]).get("Records", [])
-    ]
-
-
-def _versions(cloud: LocalCloud, bucket: str) -> Counter[str]:
-    listing = cloud.client("s3").list_object_versions(Bucket=bucket).get("Versions", [])
-    return Counter(v["Key"] for v in listing)
-
-
-def _drain_queue(cloud: LocalCloud, url: str) -> list[str]:
-    sqs, bodies = cloud.client("sqs"), []
-    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages"):
-        bodies += [m["Body"] for m in got]
-    return bodies
-
-
 @pytest.fixture(scope="module")
 def run(deployed) -> dict[str, Any]:
     """Upload the documents, one corrupt file and two files outside the filter; let it settle."""
@@ -79,8 +60,8 @@ def run(deployed) -> dict[str, Any]:
         s3.put_object(Bucket=stack.outputs["InputBucketName"], Key=key, Body=raw)
     cloud.drain(timeout=120)
     return {
-        "outputs": _versions(cloud, stack.outputs["OutputBucketName"]),
-        "dead": _drain_queue(cloud, stack.outputs["DeadLetterQueueUrl"]),
+        "outputs": object_versions(cloud, stack.outputs["OutputBucketName"]),
+        "dead": take_bodies(cloud, stack.outputs["DeadLetterQueueUrl"]),
         "invocations": cloud.invocations(PROCESSOR),
     }
 
@@ -99,7 +80,7 @@ def test_each_processed_object_holds_the_normalized_text(deployed, run) -> None:
 
 
 def test_the_corrupt_upload_is_tried_max_receive_count_times_then_dead_lettered(run) -> None:
-    handed = Counter(key for inv in run["invocations"] for key in _keys_of(inv))
+    handed = Counter(key for inv in run["invocations"] for key in notified_keys(inv))
     assert handed == {key: 1 for key, _, _ in DOCUMENTS} | {CORRUPT: core.MAX_RECEIVE_COUNT}
     (dead,) = run["dead"]
     assert [unquote_plus(r["s3"]["object"]["key"]) for r in json.loads(dead)["Records"]] == [CORRUPT]
@@ -109,7 +90,7 @@ def test_the_corrupt_upload_is_tried_max_receive_count_times_then_dead_lettered(
 
 
 def test_uploads_outside_the_filter_are_never_notified(run) -> None:
-    notified = {key for inv in run["invocations"] for key in _keys_of(inv)}
+    notified = {key for inv in run["invocations"] for key in notified_keys(inv)}
     assert not notified & set(IGNORED)
 
 
@@ -136,9 +117,9 @@ def test_a_redelivered_notification_writes_nothing_more(deployed, run) -> None:
     cloud.client("sqs").send_message(QueueUrl=stack.outputs["QueueUrl"], MessageBody=body)
     cloud.drain(timeout=60)
     again = cloud.invocations(PROCESSOR)[before:]
-    assert [k for inv in again for k in _keys_of(inv)] == [first_key]  # delivered again...
+    assert [k for inv in again for k in notified_keys(inv)] == [first_key]  # delivered again...
     assert all(inv.ok and inv.result == {"batchItemFailures": []} for inv in again)
-    assert _versions(cloud, stack.outputs["OutputBucketName"]) == run["outputs"]  # ...and nothing written
+    assert object_versions(cloud, stack.outputs["OutputBucketName"]) == run["outputs"]  # ...and nothing written
 
 
 def test_demo_drive_passes_against_the_local_cloud(deployed, run) -> None:

@@ -26,6 +26,7 @@ from PIL import Image
 from demo import fan_out_fan_in as demo
 from patterns import core
 from patterns.local import DeployedStack, LocalCloud
+from tests.e2e._helpers import notified_keys, object_versions, take_bodies
 from tests.e2e._local_drive import drive_context
 
 STACK = "FanOutFanInDemo"
@@ -69,21 +70,10 @@ def _jobs(cloud: LocalCloud, table: str) -> dict[str, dict[str, Any]]:
     return {i["job_id"]["S"]: {k: TypeDeserializer().deserialize(v) for k, v in i.items()} for i in items}
 
 
-def _versions(cloud: LocalCloud, bucket: str) -> Counter[str]:
-    return Counter(v["Key"] for v in cloud.client("s3").list_object_versions(Bucket=bucket).get("Versions", []))
-
-
 def _dead_keys(cloud: LocalCloud, url: str) -> list[str]:
     """The upload keys of the notifications in a DLQ (received with a long visibility: taken out)."""
-    sqs, keys = cloud.client("sqs"), []
-    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages"):
-        keys += [unquote_plus(r["s3"]["object"]["key"]) for m in got for r in json.loads(m["Body"])["Records"]]
-    return sorted(keys)
-
-
-def _keys_of(invocation: Any) -> list[str]:
-    return [unquote_plus(r["s3"]["object"]["key"]) for record in invocation.event["Records"]
-            for r in json.loads(record["body"]).get("Records", [])]
+    bodies = take_bodies(cloud, url, visibility_timeout=600)
+    return sorted(unquote_plus(r["s3"]["object"]["key"]) for body in bodies for r in json.loads(body)["Records"])
 
 
 def _evaluations(cloud: LocalCloud) -> list[dict[str, Any]]:
@@ -112,7 +102,7 @@ def run(deployed) -> dict[str, Any]:
     cloud.drain(timeout=180)
     return {
         "jobs": _jobs(cloud, out["JobsTableName"]),
-        "renditions": _versions(cloud, out["OutputBucketName"]),
+        "renditions": object_versions(cloud, out["OutputBucketName"]),
         "dead": {name: _dead_keys(cloud, out[f"{name.capitalize()}DeadLetterQueueUrl"]) for name in WIDTHS},
         "fan_in_dead": _dead_keys(cloud, out["FanInDeadLetterQueueUrl"]),
         "workers": {name: cloud.invocations(ref) for name, ref in WORKERS.items()},
@@ -158,7 +148,7 @@ def test_a_worker_that_cannot_render_leaves_the_job_not_ready_and_its_event_in_i
     assert "ready_at" not in job
     assert run["dead"]["large"].count(SMALL) == 1
     assert SMALL not in run["dead"]["thumbnail"] + run["dead"]["medium"]
-    handed = Counter(k for inv in run["workers"]["large"] for k in _keys_of(inv))
+    handed = Counter(k for inv in run["workers"]["large"] for k in notified_keys(inv))
     assert handed[SMALL] == core.MAX_RECEIVE_COUNT
     assert f"{SMALL}/large.jpg" not in run["renditions"]
 
@@ -168,7 +158,7 @@ def test_a_corrupt_upload_rests_in_every_workers_dlq_and_its_job_never_goes_read
     assert (job["status"], job["parts"]) == ("processing", {})
     for name in WIDTHS:
         assert run["dead"][name].count(CORRUPT) == 1, name
-        assert Counter(k for inv in run["workers"][name] for k in _keys_of(inv))[CORRUPT] == core.MAX_RECEIVE_COUNT
+        assert Counter(k for inv in run["workers"][name] for k in notified_keys(inv))[CORRUPT] == core.MAX_RECEIVE_COUNT
     assert not [k for k in run["renditions"] if k.startswith(CORRUPT)]
 
 
@@ -193,9 +183,9 @@ def test_a_redelivered_notification_changes_nothing(deployed, run) -> None:
     cloud.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
     cloud.drain(timeout=60)
     again = cloud.invocations(WORKERS["thumbnail"])[before:]
-    assert [k for inv in again for k in _keys_of(inv)] == [key]
+    assert [k for inv in again for k in notified_keys(inv)] == [key]
     assert all(inv.result == {"batchItemFailures": []} for inv in again)
-    assert _versions(cloud, stack.outputs["OutputBucketName"]) == run["renditions"]
+    assert object_versions(cloud, stack.outputs["OutputBucketName"]) == run["renditions"]
     assert _jobs(cloud, stack.outputs["JobsTableName"])[key] == run["jobs"][key]
 
 
@@ -209,7 +199,7 @@ def test_replacing_the_small_upload_completes_its_job_with_the_new_versions_part
     assert {name: (int(p["width"]), int(p["height"])) for name, p in job["parts"].items()} == {
         name: _expected((2560, 1280), width) for name, width in WIDTHS.items()
     }
-    versions = _versions(cloud, out["OutputBucketName"])
+    versions = object_versions(cloud, out["OutputBucketName"])
     assert (versions[f"{SMALL}/thumbnail.jpg"], versions[f"{SMALL}/medium.jpg"], versions[f"{SMALL}/large.jpg"]) == (
         2, 2, 1)
 

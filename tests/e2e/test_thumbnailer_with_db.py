@@ -23,6 +23,7 @@ from PIL import Image
 from demo import thumbnailer_with_db as demo
 from patterns import core
 from patterns.local import DeployedStack, LocalCloud
+from tests.e2e._helpers import notified_keys, object_versions, take_bodies
 from tests.e2e._local_drive import drive_context
 
 STACK = "ThumbnailerWithDbDemo"
@@ -65,29 +66,9 @@ def deployed(demo_app) -> Iterator[tuple[LocalCloud, DeployedStack]]:
         yield cloud, cloud.deploy(demo_app.outdir, STACK)
 
 
-def _keys_of(invocation: Any) -> list[str]:
-    return [
-        unquote_plus(r["s3"]["object"]["key"])
-        for record in invocation.event["Records"]
-        for r in json.loads(record["body"]).get("Records", [])
-    ]
-
-
 def _users(cloud: LocalCloud, table: str) -> dict[str, dict[str, Any]]:
     items = cloud.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
     return {i["user_id"]["S"]: {k: next(iter(v.values())) for k, v in i.items()} for i in items}
-
-
-def _versions(cloud: LocalCloud, bucket: str) -> Counter[str]:
-    listing = cloud.client("s3").list_object_versions(Bucket=bucket).get("Versions", [])
-    return Counter(v["Key"] for v in listing)
-
-
-def _drain_queue(cloud: LocalCloud, url: str) -> list[str]:
-    sqs, bodies = cloud.client("sqs"), []
-    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages"):
-        bodies += [m["Body"] for m in got]
-    return bodies
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +89,9 @@ def run(deployed) -> dict[str, Any]:
     return {
         "first": first,
         "users": _users(cloud, out["UsersTableName"]),
-        "thumbnails": _versions(cloud, out["ThumbnailsBucketName"]),
-        "thumbnail_dead": _drain_queue(cloud, out["ThumbnailDeadLetterQueueUrl"]),
-        "update_dead": _drain_queue(cloud, out["UpdateDeadLetterQueueUrl"]),
+        "thumbnails": object_versions(cloud, out["ThumbnailsBucketName"]),
+        "thumbnail_dead": take_bodies(cloud, out["ThumbnailDeadLetterQueueUrl"]),
+        "update_dead": take_bodies(cloud, out["UpdateDeadLetterQueueUrl"]),
         "thumbnailer": cloud.invocations(THUMBNAILER),
         "updater": cloud.invocations(UPDATER),
     }
@@ -141,7 +122,7 @@ def test_a_new_upload_moves_the_user_to_the_new_thumbnail(run) -> None:
 def test_bad_uploads_are_dead_lettered_and_leave_the_record_unchanged(run) -> None:
     dead = sorted(unquote_plus(json.loads(b)["Records"][0]["s3"]["object"]["key"]) for b in run["thumbnail_dead"])
     assert dead == sorted(BAD_UPLOADS)
-    handed = Counter(k for inv in run["thumbnailer"] for k in _keys_of(inv))
+    handed = Counter(k for inv in run["thumbnailer"] for k in notified_keys(inv))
     assert all(handed[key] == core.MAX_RECEIVE_COUNT for key in BAD_UPLOADS)
     assert run["users"][MALLORY] == {
         "user_id": MALLORY, "name": "Mallory", "thumbnail_key": "thumbnails/mallory/ok.jpg",
@@ -153,13 +134,13 @@ def test_bad_uploads_are_dead_lettered_and_leave_the_record_unchanged(run) -> No
 
 def test_nothing_is_lost_and_nothing_is_applied_twice(run) -> None:
     uploads = {f"uploads/{u}/{f}" for u, (f, *_) in GOOD.items()} | {f"uploads/{AGAIN}/new.png"}
-    handed = Counter(k for inv in run["thumbnailer"] for k in _keys_of(inv))
+    handed = Counter(k for inv in run["thumbnailer"] for k in notified_keys(inv))
     assert {k: n for k, n in handed.items() if k in uploads} == {k: 1 for k in uploads}
     # one thumbnail (one version) per good upload, and each told the updater exactly once
     assert run["thumbnails"] == {
         f"thumbnails/{k.split('/')[1]}/{k.split('/')[2].rsplit('.', 1)[0]}.jpg": 1 for k in uploads
     }
-    assert Counter(k for inv in run["updater"] for k in _keys_of(inv)) == dict.fromkeys(run["thumbnails"], 1)
+    assert Counter(k for inv in run["updater"] for k in notified_keys(inv)) == dict.fromkeys(run["thumbnails"], 1)
     assert set(run["users"]) == set(GOOD) | {MALLORY}
 
 
@@ -171,9 +152,9 @@ def test_a_redelivered_upload_notification_writes_no_second_thumbnail(deployed, 
     cloud.client("sqs").send_message(QueueUrl=stack.outputs["ThumbnailQueueUrl"], MessageBody=body)
     cloud.drain(timeout=60)
     again = cloud.invocations(THUMBNAILER)[before:]
-    assert [k for inv in again for k in _keys_of(inv)] == [key]
+    assert [k for inv in again for k in notified_keys(inv)] == [key]
     assert all(inv.ok and inv.result == {"batchItemFailures": []} for inv in again)
-    assert _versions(cloud, stack.outputs["ThumbnailsBucketName"]) == run["thumbnails"]
+    assert object_versions(cloud, stack.outputs["ThumbnailsBucketName"]) == run["thumbnails"]
     assert _users(cloud, stack.outputs["UsersTableName"]) == run["users"]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.support import load_handler
+from tests.support import failed_ids, load_handler, sqs_record_like
 
 EVENTS = Path(__file__).parent / "events" / "decoupled_messaging"
 RECORD = json.loads((EVENTS / "sqs_record.json").read_text())
@@ -43,13 +42,6 @@ class Context:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 9_000
-
-
-def record(body: str) -> dict[str, Any]:
-    item = copy.deepcopy(RECORD)
-    item["messageId"] = str(uuid.uuid4())
-    item["body"] = body
-    return item
 
 
 def message(message_id: str, kind: str = "order.placed", **payload: Any) -> str:
@@ -160,9 +152,9 @@ class ConsumerEnv:
 
     def handle(self, *bodies: str) -> tuple[list[dict[str, Any]], list[str]]:
         """Run one batch; return its records and the ids of the failed ones."""
-        records = [record(b) for b in bodies]
+        records = [sqs_record_like(RECORD, b) for b in bodies]
         result = self.module.handler({"Records": records}, Context())
-        return records, [f["itemIdentifier"] for f in result["batchItemFailures"]]
+        return records, failed_ids(result)
 
     def applied(self) -> dict[str, int]:
         return {i["id"]: int(i["timesApplied"]) for i in self.table.scan(ConsistentRead=True)["Items"]}

@@ -25,7 +25,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.support import load_handler
+from tests.support import failed_ids, load_handler, sqs_record_like
 
 EVENTS = Path(__file__).parent / "events" / "event_driven_processor"
 S3_EVENT = json.loads((EVENTS / "s3_object_created.json").read_text())
@@ -65,7 +65,7 @@ class Env:
 
     def run(self, *bodies: str) -> tuple[dict[str, Any], list[str]]:
         """Invoke the handler with one SQS record per body; the response and the record ids."""
-        records = [sqs_record(b) for b in bodies]
+        records = [sqs_record_like(RECORD, b) for b in bodies]
         response = self.module.handler({"Records": records}, Context())
         return response, [r["messageId"] for r in records]
 
@@ -92,17 +92,6 @@ def notification(key: str, *, etag: str = "d41d8cd98f00b204e9800998ecf8427e", ve
     else:
         obj.pop("versionId")
     return event
-
-
-def sqs_record(body: str) -> dict[str, Any]:
-    item = copy.deepcopy(RECORD)
-    item["messageId"] = str(uuid.uuid4())
-    item["body"] = body
-    return item
-
-
-def failures(response: dict[str, Any]) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +153,7 @@ def test_every_unicode_encoding_yields_the_same_bytes(env: Env, codec: str, bom:
     reference = env.module.encode(NORMALIZED.encode("utf-8"))
     event = env.upload("incoming/doc.txt", bom + TEXT.encode(codec))
     response, _ = env.run(json.dumps(event))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     body = env.s3.get_object(Bucket=OUTPUT, Key="encoded/incoming/doc.txt.gz")
     assert body["Body"].read() == reference.data  # deterministic gzip: no timestamp in the header
     assert body["Metadata"]["source-encoding"] == expected_codec
@@ -175,7 +164,7 @@ def test_url_encoded_keys_are_decoded(env: Env) -> None:
     event = env.upload(key, b"plain ascii\n")
     assert "+" in event["Records"][0]["s3"]["object"]["key"]  # how S3 encodes spaces
     response, _ = env.run(json.dumps(event))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert list(env.outputs()) == [f"encoded/{key}.gz"]
     assert env.s3.head_object(Bucket=OUTPUT, Key=f"encoded/{key}.gz")["Metadata"]["source-key"] == (
         "incoming/Q3%20report%20%E2%80%93%20caf%C3%A9.txt"
@@ -186,7 +175,7 @@ def test_the_version_named_in_the_event_is_processed(env: Env) -> None:
     first = env.upload("incoming/v.txt", b"first\n")
     env.upload("incoming/v.txt", b"second\n")
     response, _ = env.run(json.dumps(first))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.text_of("encoded/incoming/v.txt.gz") == "first\n"
 
 
@@ -196,11 +185,11 @@ def test_the_version_named_in_the_event_is_processed(env: Env) -> None:
 def test_a_redelivered_notification_writes_nothing_more(env: Env) -> None:
     body = json.dumps(env.upload("incoming/once.txt", b"once\n"))
     response, _ = env.run(body)
-    assert failures(response) == []
+    assert failed_ids(response) == []
     response, _ = env.run(body)  # SQS redelivery of the same notification
-    assert failures(response) == []
+    assert failed_ids(response) == []
     response, _ = env.run(body, body)  # and twice in one batch
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert [len(v) for v in env.outputs().values()] == [1]
 
 
@@ -223,11 +212,11 @@ def test_a_corrupt_upload_fails_alone_and_writes_nothing(env: Env, raw: bytes) -
     good = json.dumps(env.upload("incoming/good.txt", b"good\n"))
     bad = json.dumps(env.upload("incoming/bad.txt", raw))
     response, (_, bad_id) = env.run(good, bad)
-    assert failures(response) == [bad_id]
+    assert failed_ids(response) == [bad_id]
     assert list(env.outputs()) == ["encoded/incoming/good.txt.gz"]
     # and the failure is not remembered: a retry processes it again (and fails again)
     response, _ = env.run(bad)
-    assert len(failures(response)) == 1
+    assert len(failed_ids(response)) == 1
 
 
 @pytest.mark.parametrize("body", [
@@ -240,20 +229,20 @@ def test_a_corrupt_upload_fails_alone_and_writes_nothing(env: Env, raw: bytes) -
 def test_a_body_that_is_not_an_s3_notification_fails_alone(env: Env, body: str) -> None:
     good = json.dumps(env.upload("incoming/good.txt", b"good\n"))
     response, (_, bad_id) = env.run(good, body)
-    assert failures(response) == [bad_id]
+    assert failed_ids(response) == [bad_id]
     assert list(env.outputs()) == ["encoded/incoming/good.txt.gz"]
 
 
 def test_an_object_deleted_before_processing_fails_its_record(env: Env) -> None:
     event = notification("incoming/gone.txt")
     response, (record_id,) = env.run(json.dumps(event))
-    assert failures(response) == [record_id]
+    assert failed_ids(response) == [record_id]
     assert env.outputs() == {}
 
 
 def test_the_s3_test_event_is_a_no_op(env: Env) -> None:
     response, _ = env.run(json.dumps(TEST_EVENT))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.outputs() == {}
 
 
@@ -261,13 +250,13 @@ def test_non_created_records_are_skipped(env: Env) -> None:
     event = env.upload("incoming/deleted.txt", b"x\n")
     event["Records"][0]["eventName"] = "ObjectRemoved:Delete"
     response, _ = env.run(json.dumps(event))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.outputs() == {}
 
 
 def test_folder_markers_are_skipped(env: Env) -> None:
     response, _ = env.run(json.dumps(env.upload("incoming/2026/", b"")))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.outputs() == {}
 
 

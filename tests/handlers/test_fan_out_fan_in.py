@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from tests.support import load_handler
+from tests import support
+from tests.support import failed_ids, load_handler
 
 INPUT = "dam-uploads"
 OUTPUT = "dam-renditions"
@@ -61,17 +61,7 @@ def s3_test_event(bucket: str) -> dict[str, Any]:
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:
-    records = []
-    for body in bodies:
-        message_id = str(uuid.uuid4())
-        records.append({
-            "messageId": message_id, "receiptHandle": f"AQEB{message_id.replace('-', '')}==", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
-                           "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1795000000100"},
-            "messageAttributes": {}, "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
-            "eventSource": "aws:sqs", "eventSourceARN": QUEUE_ARN, "awsRegion": "us-east-1",
-        })
-    return {"Records": records}
+    return support.sqs_event(*bodies, queue_arn=QUEUE_ARN)
 
 
 def image_bytes(width: int, height: int, *, mode: str = "RGB", fmt: str = "JPEG", exif_orientation: int = 0) -> bytes:
@@ -84,10 +74,6 @@ def image_bytes(width: int, height: int, *, mode: str = "RGB", fmt: str = "JPEG"
         kwargs["exif"] = exif
     image.save(out, format=fmt, **kwargs)
     return out.getvalue()
-
-
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 # --- fixtures -------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import copy
 import itertools
 import json
 import random
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ import pytest
 from moto import mock_aws
 
 from demo.map_reduce import generate_text
-from tests.support import load_handler
+from tests import support
+from tests.support import failed_ids, load_handler
 
 INPUT = "wc-input"
 OUTPUT = "wc-output"
@@ -112,19 +112,10 @@ def drain_queue(aws: SimpleNamespace) -> list[str]:
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:
-    records = []
-    for body in bodies:
-        message_id = str(uuid.uuid4())
-        records.append({
-            "messageId": message_id, "receiptHandle": f"AQEB{message_id.replace('-', '')}==", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
-                           "SenderId": "AROAIWPX5BD2BHG722MW4:splitter",
-                           "ApproximateFirstReceiveTimestamp": "1795000000100"},
-            "messageAttributes": {}, "md5OfBody": "7b270e59b47ff90a553787216d55d91d", "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:MapReduceDemo-WordCountChunkQueue",
-            "awsRegion": "us-east-1",
-        })
-    return {"Records": records}
+    return support.sqs_event(
+        *bodies, queue_arn="arn:aws:sqs:us-east-1:123456789012:MapReduceDemo-WordCountChunkQueue",
+        sender_id="AROAIWPX5BD2BHG722MW4:splitter",
+    )
 
 
 def stream_event(aws: SimpleNamespace, job_id: str, *, status: str | None = None) -> dict[str, Any]:
@@ -139,10 +130,6 @@ def stream_event(aws: SimpleNamespace, job_id: str, *, status: str | None = None
     record["Keys"] = {"job_id": {"S": job_id}}
     record["NewImage"] = image
     return event
-
-
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 def job(aws: SimpleNamespace, job_id: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ alone in ``batchItemFailures`` and nothing is passed on for it; a duplicate deli
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests import support
 from tests.support import load_handler
 
 REGION = "us-east-1"
@@ -40,24 +40,9 @@ class Context:
 
 
 def sqs_record(body: str, step: str = "Validate") -> dict[str, Any]:
-    """One record as Lambda's SQS poller delivers it."""
-    message_id = str(uuid.uuid4())
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"AQEB{message_id.replace('-', '')}==",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1795000000000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1795000000100",
-        },
-        "messageAttributes": {},
-        "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:PipesAndFiltersDemo-Orders{step}Queue",
-        "awsRegion": REGION,
-    }
+    """One record as Lambda's SQS poller delivers it from the queue in front of ``step``."""
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:PipesAndFiltersDemo-Orders{step}Queue"
+    return support.sqs_record(body, queue_arn=queue_arn)
 
 
 def record(record_id: str, data: dict[str, Any], trail: list[str] | None = None) -> str:

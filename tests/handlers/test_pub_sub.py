@@ -18,7 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.support import load_handler
+from tests import support
+from tests.support import failed_ids, load_handler
 
 TABLE = "pub-sub-views"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:PubSubDemo-OrdersLeaderboardQueue"
@@ -37,26 +38,7 @@ class Context:
 
 def sqs_record(body: str, attributes: dict[str, str] | None = None) -> dict[str, Any]:
     """One record as Lambda's SQS poller delivers it after raw SNS delivery (attributes carried over)."""
-    message_id = str(uuid.uuid4())
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"AQEB{message_id.replace('-', '')}==",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1795000000000",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1795000000100",
-        },
-        "messageAttributes": {
-            name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
-            for name, value in (attributes or {}).items()
-        },
-        "md5OfBody": "7b270e59b47ff90a553787216d55d91d",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": QUEUE_ARN,
-        "awsRegion": "us-east-1",
-    }
+    return support.sqs_record(body, queue_arn=QUEUE_ARN, attributes=attributes)
 
 
 def order(order_id: str, status: str = "ready", **extra: Any) -> dict[str, Any]:
@@ -96,10 +78,6 @@ def subscribers(name: str) -> ModuleType:
 
 def rows(table: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return {(item["subscriber"], item["id"]): item for item in table.scan()["Items"]}
-
-
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 
 def test_video_wall_stores_every_good_order(table) -> None:

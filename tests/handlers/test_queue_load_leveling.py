@@ -25,7 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.support import load_handler
+from tests.support import failed_ids, load_handler, sqs_record_like
 
 EVENTS = Path(__file__).parent / "events" / "queue_load_leveling"
 POST = json.loads((EVENTS / "rest_api_post.json").read_text())
@@ -203,13 +203,9 @@ class Consumer:
     store: Any
 
     def handle(self, *bodies: str) -> tuple[list[dict[str, Any]], list[str]]:
-        records = []
-        for body in bodies:
-            item = copy.deepcopy(RECORD)
-            item["messageId"], item["body"] = str(uuid.uuid4()), body
-            records.append(item)
+        records = [sqs_record_like(RECORD, body) for body in bodies]
         result = self.module.handler({"Records": records}, Context())
-        return records, [f["itemIdentifier"] for f in result["batchItemFailures"]]
+        return records, failed_ids(result)
 
     def entries(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -20,7 +20,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from tests.support import load_handler
+from tests.support import failed_ids, load_handler
 
 EVENTS = Path(__file__).parent / "events" / "storage_first"
 SQS_EVENT = json.loads((EVENTS / "sqs_event.json").read_text())
@@ -72,10 +72,10 @@ class Processor:
         self.table = table
 
     def sqs(self, event: dict[str, Any]) -> list[str]:
-        return [f["itemIdentifier"] for f in self.module.sqs_handler(event, LambdaContext())["batchItemFailures"]]
+        return failed_ids(self.module.sqs_handler(event, LambdaContext()))
 
     def kinesis(self, event: dict[str, Any]) -> list[str]:
-        return [f["itemIdentifier"] for f in self.module.kinesis_handler(event, LambdaContext())["batchItemFailures"]]
+        return failed_ids(self.module.kinesis_handler(event, LambdaContext()))
 
     def records(self) -> dict[str, dict[str, Any]]:
         return {item["id"]: item for item in self.table.scan(ConsistentRead=True)["Items"]}

@@ -26,7 +26,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from tests.support import load_handler
+from tests.support import failed_ids, load_handler, sqs_record_like
 
 EVENTS = Path(__file__).parent / "events" / "thumbnailer_with_db"
 S3_EVENT = json.loads((EVENTS / "s3_object_created.json").read_text())
@@ -80,17 +80,6 @@ def notification(bucket: str, key: str, *, etag: str = "d41d8cd98f00b204e9800998
     return event
 
 
-def sqs_record(body: str) -> dict[str, Any]:
-    item = copy.deepcopy(RECORD)
-    item["messageId"] = str(uuid.uuid4())
-    item["body"] = body
-    return item
-
-
-def failures(response: dict[str, Any]) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
-
-
 @dataclass
 class Env:
     thumbnailer: ModuleType
@@ -103,11 +92,11 @@ class Env:
         return notification(UPLOADS, key, etag=put["ETag"].strip('"'))
 
     def thumbnail(self, *bodies: str) -> tuple[dict[str, Any], list[str]]:
-        records = [sqs_record(b) for b in bodies]
+        records = [sqs_record_like(RECORD, b) for b in bodies]
         return self.thumbnailer.handler({"Records": records}, Context()), [r["messageId"] for r in records]
 
     def update(self, *bodies: str) -> tuple[dict[str, Any], list[str]]:
-        records = [sqs_record(b) for b in bodies]
+        records = [sqs_record_like(RECORD, b) for b in bodies]
         return self.updater.handler({"Records": records}, Context()), [r["messageId"] for r in records]
 
     def thumbnails(self) -> dict[str, int]:
@@ -193,7 +182,7 @@ def test_an_upload_becomes_a_bounded_jpeg_thumbnail_with_its_size_in_metadata(en
 def test_thumbnails_keep_the_aspect_ratio_within_the_bounds(env: Env, size: tuple[int, int],
                                                             expected: tuple[int, int]) -> None:
     response, _ = env.thumbnail(json.dumps(env.upload("uploads/bo/pic.png", image(size))))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.size_of("thumbnails/bo/pic.jpg") == expected
 
 
@@ -207,7 +196,7 @@ def test_transparent_and_grayscale_images_are_converted(env: Env) -> None:
     a = json.dumps(env.upload("uploads/di/logo.png", image((400, 400), mode="RGBA")))
     b = json.dumps(env.upload("uploads/di/scan.png", image((400, 200), mode="LA")))
     response, _ = env.thumbnail(a, b)
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.size_of("thumbnails/di/logo.jpg") == (256, 256)
     assert env.size_of("thumbnails/di/scan.jpg") == (256, 128)
 
@@ -225,9 +214,9 @@ def test_a_redelivered_notification_writes_nothing_more(env: Env) -> None:
     body = json.dumps(env.upload("uploads/ed/a.png", image((300, 300))))
     for _ in range(2):
         response, _ = env.thumbnail(body)
-        assert failures(response) == []
+        assert failed_ids(response) == []
     response, _ = env.thumbnail(body, body)
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.thumbnails() == {"thumbnails/ed/a.jpg": 1}
 
 
@@ -242,22 +231,22 @@ def test_a_bad_upload_fails_alone_and_writes_nothing(env: Env, key: str, body: b
     good = json.dumps(env.upload("uploads/gus/ok.png", image((100, 100))))
     bad = json.dumps(env.upload(key, image((100, 100)) if body is None else body))
     response, (_, bad_id) = env.thumbnail(good, bad)
-    assert failures(response) == [bad_id]
+    assert failed_ids(response) == [bad_id]
     assert env.thumbnails() == {"thumbnails/gus/ok.jpg": 1}
     response, _ = env.thumbnail(bad)  # the failure is not remembered: a retry tries again
-    assert len(failures(response)) == 1
+    assert len(failed_ids(response)) == 1
 
 
 def test_folder_markers_are_skipped(env: Env) -> None:
     response, _ = env.thumbnail(json.dumps(env.upload("uploads/fay/", b"")))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.thumbnails() == {}
 
 
 def test_an_image_with_too_many_pixels_is_refused_before_decoding(env: Env, monkeypatch) -> None:
     monkeypatch.setitem(env.thumbnailer.make_thumbnail.__globals__, "MAX_PIXELS", 100 * 100)
     response, (record_id,) = env.thumbnail(json.dumps(env.upload("uploads/hal/big.png", image((101, 100)))))
-    assert failures(response) == [record_id]
+    assert failed_ids(response) == [record_id]
     assert env.thumbnails() == {}
 
 
@@ -269,14 +258,14 @@ def test_an_image_with_too_many_pixels_is_refused_before_decoding(env: Env, monk
 def test_a_body_that_is_not_an_s3_notification_fails_alone(env: Env, body: str) -> None:
     good = json.dumps(env.upload("uploads/ivy/ok.png", image((100, 100))))
     response, (_, bad_id) = env.thumbnail(good, body)
-    assert failures(response) == [bad_id]
+    assert failed_ids(response) == [bad_id]
     assert list(env.thumbnails()) == ["thumbnails/ivy/ok.jpg"]
 
 
 def test_the_s3_test_event_is_a_no_op_for_both_handlers(env: Env) -> None:
     for run in (env.thumbnail, env.update):
         response, _ = run(json.dumps(TEST_EVENT))
-        assert failures(response) == []
+        assert failed_ids(response) == []
     assert env.thumbnails() == {}
     assert env.users() == 0
 
@@ -312,9 +301,9 @@ def test_an_older_or_redelivered_event_never_replaces_a_newer_thumbnail(env: Env
     older = _thumbnail_event(env, "cy", "first.jpg", at="2026-11-23T12:00:00.000Z")
     newer = _thumbnail_event(env, "cy", "second.jpg", at="2026-11-23T12:00:05.000Z")
     response, _ = env.update(newer)
-    assert failures(response) == []
+    assert failed_ids(response) == []
     response, _ = env.update(older, newer, older)  # late and duplicate deliveries
-    assert failures(response) == []
+    assert failed_ids(response) == []
     user = env.user("cy")
     assert (user["thumbnail_key"], user["thumbnail_updated_at"]) == (
         "thumbnails/cy/second.jpg", "2026-11-23T12:00:05.000Z"
@@ -327,7 +316,7 @@ def test_a_thumbnail_deleted_meanwhile_changes_nothing(env: Env) -> None:
     for v in env.s3.list_object_versions(Bucket=THUMBS)["Versions"]:
         env.s3.delete_object(Bucket=THUMBS, Key=v["Key"], VersionId=v["VersionId"])
     response, _ = env.update(body)
-    assert failures(response) == []
+    assert failed_ids(response) == []
     assert env.users() == 0
 
 
@@ -347,7 +336,7 @@ def test_a_thumbnail_without_size_metadata_still_updates_the_key(env: Env) -> No
 def test_a_bad_update_fails_alone_and_writes_nothing(env: Env, body: str) -> None:
     good = _thumbnail_event(env, "gus")
     response, (_, bad_id) = env.update(good, body)
-    assert failures(response) == [bad_id]
+    assert failed_ids(response) == [bad_id]
     assert env.users() == 1 and env.user("gus") is not None
 
 
@@ -359,7 +348,7 @@ def test_the_thumbnail_written_is_the_one_the_user_points_at(env: Env) -> None:
     (key,) = env.thumbnails()
     put_etag = env.s3.head_object(Bucket=THUMBS, Key=key)["ETag"].strip('"')
     response, _ = env.update(json.dumps(notification(THUMBS, key, etag=put_etag)))
-    assert failures(response) == []
+    assert failed_ids(response) == []
     user = env.user("hal")
     assert (user["thumbnail_key"], user["thumbnail_width"], user["thumbnail_height"]) == (key, 256, 128)
     assert env.size_of(key) == (256, 128)

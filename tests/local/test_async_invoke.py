@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,11 @@ from patterns.local import LocalCloud
 from .conftest import messages, python_function, synth, write_handler
 
 WORKER = """
+import time
+
+
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))
     if event.get("fail"):
         raise RuntimeError(f"job {event['job']} failed")
     return {"done": event["job"]}
@@ -41,6 +47,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
             on_failure=destinations.SqsDestination(failed),
             dead_letter_queue=dead,
         )
+        python_function(stack, "Retried", code)  # Lambda's defaults: 2 retries, no destinations
         for name, queue in {"Succeeded": succeeded, "Failed": failed, "Dead": dead}.items():
             cdk.CfnOutput(stack, f"{name}Url", value=queue.queue_url)
 
@@ -80,3 +87,71 @@ def test_async_invoke_retries_then_delivers_destination_records(cloud: LocalClou
     assert json.loads(dead["Body"]) == {"job": 2, "fail": True}
     assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "job 2 failed"
     assert dead["MessageAttributes"]["RequestID"]["StringValue"] == failure["requestContext"]["requestId"]
+
+
+def test_a_retry_waits_its_back_off_and_runs_after_the_work_queued_before_it(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a function with 1 retry, and three asynchronous events: one that fails at once, two slow ones
+    stack = cloud.deploy(assembly, "AsyncStack")
+    name = stack.resource_by_path("Worker").physical_id
+    lambda_client = cloud.client("lambda")
+    for event in ({"job": 1, "fail": True}, {"job": 2, "sleep": 0.3}, {"job": 3, "sleep": 0.3}):
+        lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+
+    # WHEN drained
+    cloud.drain(timeout=20)
+
+    # THEN the retry started after its first attempt ended and after the slow events (queued before it) ended
+    calls = cloud.invocations(name)
+    first, retry = (i for i in calls if i.event["job"] == 1)
+    others = [i for i in calls if i.event["job"] != 1]
+    assert len(others) == 2
+    assert retry.started_at >= first.ended_at
+    assert retry.started_at >= max(i.ended_at for i in others)
+    # AND Lambda's one-minute back-off passed on the virtual clock, not the wall clock
+    assert 60 <= retry.virtual_started_at - first.virtual_ended_at < 61
+    assert retry.started_at - first.ended_at < 2
+
+
+def test_retries_of_one_event_are_a_minute_then_two_minutes_apart_on_the_virtual_clock(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN a function with Lambda's default two retries
+    name = cloud.deploy(assembly, "AsyncStack").resource_by_path("Retried").physical_id
+    cloud.client("lambda").invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"job": 1, "fail": True})
+    )
+
+    # WHEN drained
+    started = time.monotonic()
+    cloud.drain(timeout=20)
+
+    # THEN it ran three times, each attempt after the one before ended, 60 s then 120 s of virtual time apart
+    calls = cloud.invocations(name)
+    assert len(calls) == 3
+    gaps = [b.virtual_started_at - a.virtual_ended_at for a, b in itertools.pairwise(calls)]
+    assert 60 <= gaps[0] < 61 and 120 <= gaps[1] < 121
+    assert time.monotonic() - started < 5
+
+
+def test_the_request_id_of_an_event_invoke_is_the_one_of_the_async_invocation(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN a function with success and failure destinations
+    stack = cloud.deploy(assembly, "AsyncStack")
+    name = stack.resource_by_path("Worker").physical_id
+    lambda_client = cloud.client("lambda")
+
+    # WHEN a good and a failing event are invoked asynchronously
+    ids = {}
+    for job, event in ((1, {"job": 1}), (2, {"job": 2, "fail": True})):
+        response = lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+        ids[job] = response["ResponseMetadata"]["RequestId"]
+        assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == ids[job]
+    cloud.drain(timeout=20)
+
+    # THEN that id is the request id of every attempt in the journal and of the destination records
+    assert {i.request_id: i.event["job"] for i in cloud.invocations(name)} == {ids[1]: 1, ids[2]: 2}
+    (success,) = (json.loads(m["Body"]) for m in messages(cloud, stack.outputs["SucceededUrl"]))
+    (failure,) = (json.loads(m["Body"]) for m in messages(cloud, stack.outputs["FailedUrl"]))
+    assert success["requestContext"]["requestId"] == ids[1]
+    assert failure["requestContext"]["requestId"] == ids[2]

@@ -1,4 +1,9 @@
-"""EventBridge rules and schedules, and Step Functions state machines created by CloudFormation."""
+"""EventBridge rules and schedules, and Step Functions state machines created by CloudFormation.
+
+A target's DLQ only takes what EventBridge could not deliver: a refused Lambda invoke (no
+function, no permission) at once, a throttled target call after the target's RetryPolicy. A
+function that runs and fails is retried by Lambda and dead-lettered by its own configuration.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +30,18 @@ def handler(event, context):
 """
 
 
+FLAKY = """
+def handler(event, context):
+    raise RuntimeError(f"flaky {event['detail']['n']}")
+"""
+
+
 @pytest.fixture(scope="module")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("events")
     check_code = write_handler(root / "check", {"app.py": CHECK})
     price_code = write_handler(root / "price", {"app.py": PRICE})
+    flaky_code = write_handler(root / "flaky", {"app.py": FLAKY})
 
     def build(app: Any) -> None:
         import aws_cdk as cdk
@@ -91,6 +103,27 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         )
         rule.add_target(targets.SfnStateMachine(machine, input=events.RuleTargetInput.from_event_path("$.detail")))
+
+        function_dlq, target_dlq = sqs.Queue(stack, "FlakyFunctionDlq"), sqs.Queue(stack, "FlakyTargetDlq")
+        flaky = python_function(stack, "Flaky", flaky_code, dead_letter_queue=function_dlq)
+        events.Rule(stack, "FlakyRule", event_pattern=events.EventPattern(source=["flaky"])).add_target(
+            targets.LambdaFunction(flaky, dead_letter_queue=target_dlq, retry_attempts=2)
+        )
+        relayed, relay_dlq = sqs.Queue(stack, "Relayed"), sqs.Queue(stack, "RelayDlq")
+        relay = events.Rule(stack, "Relay", event_pattern=events.EventPattern(source=["relay"]))
+        relay.add_target(targets.SqsQueue(relayed, dead_letter_queue=relay_dlq, retry_attempts=3))
+        relay.add_target(
+            targets.SqsQueue(
+                relayed, dead_letter_queue=relay_dlq, retry_attempts=185, max_event_age=cdk.Duration.minutes(1)
+            )
+        )
+        for name, queue in {
+            "FlakyFunctionDlq": function_dlq,
+            "FlakyTargetDlq": target_dlq,
+            "Relayed": relayed,
+            "RelayDlq": relay_dlq,
+        }.items():
+            cdk.CfnOutput(stack, f"{name}Url", value=queue.queue_url)
 
     return synth(root / "cdk.out", build)
 
@@ -176,3 +209,120 @@ def test_event_pattern_rule_transforms_input_and_starts_the_state_machine(cloud:
     (execution,) = _executions(cloud, stack.outputs["StateMachineArn"])
     assert json.loads(execution["input"]) == {"id": "o-1", "quantity": 4}
     assert json.loads(execution["output"]) == {"size": "large"}
+
+
+def _put(cloud: LocalCloud, source: str, n: int) -> None:
+    cloud.client("events").put_events(
+        Entries=[{"Source": source, "DetailType": "Test", "Detail": json.dumps({"n": n})}]
+    )
+
+
+def test_a_lambda_target_that_runs_and_fails_is_dead_lettered_by_lambda_not_by_the_rule(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN a rule whose Lambda target (retry policy, target DLQ) always fails; the function has its own DLQ
+    stack = cloud.deploy(assembly, "EventsStack")
+
+    # WHEN a matching event is put
+    _put(cloud, "flaky", 1)
+    cloud.drain(timeout=20)
+
+    # THEN Lambda ran it three times (its own two retries) and its DLQ holds the event
+    assert len(cloud.invocations("Flaky")) == 3
+    (dead,) = messages(cloud, stack.outputs["FlakyFunctionDlqUrl"])
+    assert json.loads(dead["Body"])["detail"] == {"n": 1}
+    assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "flaky 1"
+    # AND the target's DLQ is empty: EventBridge did deliver the event to Lambda
+    assert messages(cloud, stack.outputs["FlakyTargetDlqUrl"]) == []
+
+
+def test_an_event_eventbridge_cannot_hand_to_lambda_goes_to_the_target_dlq_without_retries(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN the Lambda target's permission for EventBridge removed
+    stack = cloud.deploy(assembly, "EventsStack")
+    lambda_client = cloud.client("lambda")
+    name = cloud.function_name("Flaky")
+    for statement in json.loads(lambda_client.get_policy(FunctionName=name)["Policy"])["Statement"]:
+        lambda_client.remove_permission(FunctionName=name, StatementId=statement["Sid"])
+
+    # WHEN an event is put, then another after the function was deleted
+    _put(cloud, "flaky", 1)
+    lambda_client.delete_function(FunctionName=name)
+    _put(cloud, "flaky", 2)
+    cloud.drain(timeout=20)
+
+    # THEN nothing ran and both events are in the target's DLQ, not retried, with EventBridge's error code
+    assert [i for i in cloud.invocations() if i.function_name == name] == []
+    dead = sorted(
+        messages(cloud, stack.outputs["FlakyTargetDlqUrl"]), key=lambda m: json.loads(m["Body"])["detail"]["n"]
+    )
+    assert [json.loads(m["Body"])["detail"]["n"] for m in dead] == [1, 2]
+    attributes = [{k: v["StringValue"] for k, v in m["MessageAttributes"].items()} for m in dead]
+    assert [a["ERROR_CODE"] for a in attributes] == ["NO_PERMISSIONS", "NO_RESOURCE"]
+    assert {a["RETRY_ATTEMPTS"] for a in attributes} == {"0"}
+    assert {a["RULE_ARN"] for a in attributes} == {stack.resource_by_path("FlakyRule").attribute("Arn")}
+
+
+@pytest.fixture
+def throttled_queue(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make SendMessage to the "Relayed" queue fail with ThrottlingException while the list is not empty."""
+    from moto.core.exceptions import ServiceException
+    from moto.sqs.models import SQSBackend
+
+    class Throttling(ServiceException):
+        code = "ThrottlingException"
+        message = "Rate exceeded"
+
+    plan: list[str] = []
+    send = SQSBackend.send_message
+
+    def send_message(backend: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        if "Relayed" in queue_name and plan:
+            if plan[0] == "once":
+                plan.pop(0)
+            raise Throttling()
+        return send(backend, queue_name, *args, **kwargs)
+
+    monkeypatch.setattr(SQSBackend, "send_message", send_message)
+    return plan
+
+
+def test_a_throttled_target_is_retried_within_its_retry_policy_then_dead_lettered(
+    cloud: LocalCloud, assembly: Path, throttled_queue: list[str]
+) -> None:
+    # GIVEN a rule with two targets on one queue: RetryPolicy (3 attempts) and (185 attempts, 60 s)
+    stack = cloud.deploy(assembly, "EventsStack")
+
+    # WHEN the queue throttles twice, then works
+    throttled_queue[:] = ["once", "once", "once", "once"]
+    _put(cloud, "relay", 1)
+    cloud.drain(timeout=20)
+
+    # THEN both targets delivered after their retries, and nothing was dead-lettered
+    relayed = [json.loads(m["Body"])["detail"]["n"] for m in messages(cloud, stack.outputs["RelayedUrl"])]
+    assert relayed == [1, 1]
+    assert messages(cloud, stack.outputs["RelayDlqUrl"]) == []
+    for message in messages(cloud, stack.outputs["RelayedUrl"]):
+        cloud.client("sqs").delete_message(QueueUrl=stack.outputs["RelayedUrl"], ReceiptHandle=message["ReceiptHandle"])
+
+    # WHEN the queue throttles for good
+    throttled_queue[:] = ["always"]
+    skew = cloud.core.engine.skew
+    _put(cloud, "relay", 2)
+    cloud.drain(timeout=20)
+
+    # THEN each target gave up at its own limit: 3 retries; or the 60 s event age (after 1+2+4+8+16 s of back-off)
+    assert messages(cloud, stack.outputs["RelayedUrl"]) == []
+    dead = messages(cloud, stack.outputs["RelayDlqUrl"])
+    attributes = sorted(
+        ({k: v["StringValue"] for k, v in m["MessageAttributes"].items()} for m in dead),
+        key=lambda a: a["EXHAUSTED_RETRY_CONDITION"],
+    )
+    assert [(a["EXHAUSTED_RETRY_CONDITION"], a["RETRY_ATTEMPTS"], a["ERROR_CODE"]) for a in attributes] == [
+        ("MaximumEventAgeInSeconds", "5", "THROTTLING"),
+        ("MaximumRetryAttempts", "3", "THROTTLING"),
+    ]
+    assert {json.loads(m["Body"])["detail"]["n"] for m in dead} == {2}
+    # AND the back-off passed on the virtual clock (31 s for the longest), not the wall clock
+    assert 30 < cloud.core.engine.skew - skew < 32

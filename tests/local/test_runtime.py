@@ -153,6 +153,38 @@ def test_the_handler_stays_warm_between_invocations(cloud: LocalCloud, assembly:
     assert counts == [1, 2, 3]
 
 
+def test_concurrent_invocations_get_their_own_sandbox_and_sequential_ones_reuse_a_warm_one(
+    cloud: LocalCloud, assembly: Path
+) -> None:
+    # GIVEN a deployed function whose module counts its calls in a module-level list
+    name = cloud.deploy(assembly, "RuntimeStack").resource_by_path("First").physical_id
+    results: list[Any] = []
+    start = threading.Barrier(2)
+
+    def call() -> None:
+        start.wait()
+        results.append(cloud.invoke(name, {"sleep": 0.3}))
+
+    # WHEN two invocations run at the same time
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN each ran in its own sandbox (two cold starts): its own module globals and its own log stream
+    assert [r["calls"] for r in results] == [1, 1]
+    streams = {r["context"]["log_stream_name"] for r in results}
+    assert len(streams) == 2
+    assert cloud.core.runtime.cold_starts(name) == 2
+    # AND invocations after them reuse the warm sandboxes instead of importing the code again
+    later = [cloud.invoke(name, {}) for _ in range(3)]
+    assert [r["calls"] for r in later] == [2, 3, 4]
+    assert {r["context"]["log_stream_name"] for r in later} <= streams
+    assert cloud.core.runtime.cold_starts(name) == 2
+    assert cloud.core.runtime.sandboxes(name) == 2
+
+
 def test_function_error_has_the_lambda_error_shape(cloud: LocalCloud, assembly: Path) -> None:
     # GIVEN a function that raises
     name = cloud.deploy(assembly, "RuntimeStack").resource_by_path("Failing").physical_id

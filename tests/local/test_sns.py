@@ -1,4 +1,8 @@
-"""SNS subscriptions created by CloudFormation: filter policies, raw delivery, subscription DLQs."""
+"""SNS subscriptions created by CloudFormation: filter policies, raw delivery, subscription DLQs.
+
+A Lambda subscription's DLQ only takes what SNS could not hand to Lambda (function missing, no
+permission); a function that runs and fails is Lambda's business: its retries, its own DLQ.
+"""
 
 from __future__ import annotations
 
@@ -58,13 +62,15 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         everything = sqs.Queue(stack, "Everything")
         topic.add_subscription(subs.SqsSubscription(everything))
         subscriber_dlq = sqs.Queue(stack, "SubscriberDlq")
-        subscriber = python_function(stack, "Subscriber", code)
+        function_dlq = sqs.Queue(stack, "FunctionDlq")
+        subscriber = python_function(stack, "Subscriber", code, dead_letter_queue=function_dlq)
         topic.add_subscription(subs.LambdaSubscription(subscriber, dead_letter_queue=subscriber_dlq))
         for name, queue in {
             "Red": red,
             "Large": large,
             "Everything": everything,
             "SubscriberDlq": subscriber_dlq,
+            "FunctionDlq": function_dlq,
         }.items():
             cdk.CfnOutput(stack, f"{name}Url", value=queue.queue_url)
 
@@ -107,10 +113,10 @@ def test_each_subscriber_receives_exactly_what_its_filter_admits(cloud: LocalClo
     assert events[0]["EventSource"] == "aws:sns" and events[0]["Sns"]["MessageAttributes"]["color"]["Value"]
 
 
-def test_a_failing_lambda_subscriber_parks_its_message_in_the_subscription_dlq(
+def test_a_failing_lambda_subscriber_is_retried_by_lambda_and_dead_lettered_by_its_function(
     cloud: LocalCloud, assembly: Path
 ) -> None:
-    # GIVEN a Lambda subscriber that fails for one message
+    # GIVEN a Lambda subscriber (with its own DLQ) that fails for one message, and a subscription DLQ
     stack = cloud.deploy(assembly, "SnsStack")
     topic = stack.outputs["TopicArn"]
 
@@ -119,10 +125,41 @@ def test_a_failing_lambda_subscriber_parks_its_message_in_the_subscription_dlq(
     _publish(cloud, topic, {"id": 2}, "red")
     cloud.drain(timeout=20)
 
-    # THEN the failing one was tried 3 times (async invoke, 2 retries) and is in the subscription DLQ
+    # THEN the failing one was tried 3 times (async invoke, 2 retries) and is in the function's DLQ
     attempts = [json.loads(i.event["Records"][0]["Sns"]["Message"])["id"] for i in cloud.invocations("Subscriber")]
     assert sorted(attempts) == [1, 1, 1, 2]
-    dead = messages(cloud, stack.outputs["SubscriberDlqUrl"])
-    assert [json.loads(json.loads(m["Body"])["Message"])["id"] for m in dead] == [1]
+    (dead,) = messages(cloud, stack.outputs["FunctionDlqUrl"])
+    assert json.loads(json.loads(dead["Body"])["Records"][0]["Sns"]["Message"])["id"] == 1
+    assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "subscriber failed"
+    # AND not in the subscription's DLQ: SNS did hand it to Lambda
+    assert messages(cloud, stack.outputs["SubscriberDlqUrl"]) == []
     # AND the other subscribers were not affected
     assert len(messages(cloud, stack.outputs["EverythingUrl"])) == 2
+    assert cloud.errors == []
+
+
+def test_a_message_sns_cannot_hand_to_lambda_goes_to_the_subscription_dlq(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a Lambda subscriber whose resource policy no longer lets SNS invoke it
+    stack = cloud.deploy(assembly, "SnsStack")
+    topic = stack.outputs["TopicArn"]
+    lambda_client = cloud.client("lambda")
+    name = cloud.function_name("Subscriber")
+    policy = json.loads(lambda_client.get_policy(FunctionName=name)["Policy"])
+    for statement in policy["Statement"]:
+        lambda_client.remove_permission(FunctionName=name, StatementId=statement["Sid"])
+
+    # WHEN a message is published, then another after the function was deleted
+    _publish(cloud, topic, {"id": 1}, "red")
+    lambda_client.delete_function(FunctionName=name)
+    _publish(cloud, topic, {"id": 2}, "red")
+    cloud.drain(timeout=20)
+
+    # THEN neither ran; both are in the subscription's DLQ (not retried), with SNS's reason
+    assert [i for i in cloud.invocations() if i.function_name == name] == []
+    dead = sorted(
+        messages(cloud, stack.outputs["SubscriberDlqUrl"]),
+        key=lambda m: json.loads(json.loads(m["Body"])["Message"])["id"],
+    )
+    assert [json.loads(json.loads(m["Body"])["Message"])["id"] for m in dead] == [1, 2]
+    assert [m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in dead] == ["NO_PERMISSIONS", "NO_RESOURCE"]
+    assert messages(cloud, stack.outputs["FunctionDlqUrl"]) == []

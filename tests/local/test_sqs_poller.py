@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,28 @@ def handler(event, context):
     return [{"id": json.loads(r["body"])["n"], "square": json.loads(r["body"])["n"] ** 2} for r in event]
 """
 
+POWERTOOLS = """
+import json
+import time
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+# Powertools' documented usage: one processor at module level, used by every invocation.
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record):
+    body = json.loads(record.body)
+    time.sleep(0.01)
+    if body["poison"]:
+        raise ValueError(f"poison {body['n']}")
+    time.sleep(0.01)
+
+
+def handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+"""
+
 RAISER = """
 import json
 
@@ -52,6 +75,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     consumer = write_handler(root / "consumer", {"app.py": CONSUMER})
     raiser = write_handler(root / "raiser", {"app.py": RAISER})
     enrich_code = write_handler(root / "enrich", {"app.py": ENRICH})
+    powertools = write_handler(root / "powertools", {"app.py": POWERTOOLS})
 
     def build(app: Any) -> None:
         import aws_cdk as cdk
@@ -83,6 +107,15 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
         limited.add_event_source(sources.SqsEventSource(queue("LimitedQueue", 5), batch_size=1))
         scaled = python_function(stack, "Scaled", consumer)
         scaled.add_event_source(sources.SqsEventSource(queue("ScaledQueue", 5), batch_size=1, max_concurrency=3))
+        batches = python_function(stack, "Batches", powertools)
+        batches.add_event_source(
+            sources.SqsEventSource(
+                queue("BatchesQueue", 3), batch_size=4, max_concurrency=4, report_batch_item_failures=True
+            )
+        )
+        shared = queue("SharedQueue", 5)
+        for reader in ("ReaderA", "ReaderB"):  # two mappings read one queue (AWS splits its messages)
+            python_function(stack, reader, consumer).add_event_source(sources.SqsEventSource(shared, batch_size=2))
         ordered = python_function(stack, "Ordered", consumer)
         ordered.add_event_source(
             sources.SqsEventSource(queue("OrderedQueue", 5, fifo=True, content_based_deduplication=True), batch_size=3)
@@ -232,3 +265,93 @@ def test_pipe_filters_enriches_and_delivers_to_its_target(cloud: LocalCloud, ass
     (enrichment,) = cloud.invocations("Enrich")
     assert [json.loads(r["body"])["n"] for r in enrichment.event] == [0, 1, 3]
     assert messages(cloud, stack.outputs["PipeSourceUrl"]) == []
+
+
+def test_a_module_level_batch_processor_never_mixes_up_concurrent_batches(cloud: LocalCloud, assembly: Path) -> None:
+    # GIVEN a consumer with Powertools' BatchProcessor at module level, four batches at a time, and
+    # a queue whose DLQ takes messages after 3 receives
+    stack = cloud.deploy(assembly, "SqsStack")
+    sqs = cloud.client("sqs")
+    url = stack.outputs["BatchesQueueUrl"]
+    poison = {n for n in range(48) if n % 6 == 5}
+    for start in range(0, 48, 10):
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "MessageBody": json.dumps({"n": n, "poison": n in poison})}
+                for n in range(start, min(start + 10, 48))
+            ],
+        )
+
+    # WHEN the poller runs the batches concurrently (each record takes a little time)
+    cloud.drain(timeout=30)
+
+    # THEN batches really overlapped, yet every good record was delivered and processed exactly once
+    invocations = cloud.invocations("Batches")
+    assert cloud.max_concurrency("Batches") > 1
+    deliveries = Counter(json.loads(r["body"])["n"] for i in invocations for r in i.event["Records"])
+    assert {n: c for n, c in deliveries.items() if n not in poison} == {n: 1 for n in range(48) if n not in poison}
+    # AND each invocation reported exactly its own failed records, no other batch's
+    for invocation in invocations:
+        own = {r["messageId"]: json.loads(r["body"])["n"] for r in invocation.event["Records"]}
+        if invocation.ok:
+            reported = {f["itemIdentifier"] for f in invocation.result["batchItemFailures"]}
+            assert reported == {m for m, n in own.items() if n in poison}
+        else:  # Powertools raises when every record of a batch failed
+            assert set(own.values()) <= poison
+    # AND every poison record was tried maxReceiveCount (3) times and rests in the DLQ
+    assert {n: deliveries[n] for n in poison} == {n: 3 for n in poison}
+    dead = messages(cloud, stack.outputs["BatchesQueueDlqUrl"])
+    assert sorted(json.loads(m["Body"])["n"] for m in dead) == sorted(poison)
+    assert messages(cloud, url) == []
+
+
+def test_background_polling_with_drain_never_delivers_an_in_flight_message_twice(assembly: Path) -> None:
+    # GIVEN a cloud polling in the background, and two mappings (two functions) reading one queue
+    with LocalCloud(front_door=False, background=True) as cloud:
+        stack = cloud.deploy(assembly, "SqsStack")
+        sqs = cloud.client("sqs")
+        for start in range(0, 30, 10):
+            sqs.send_message_batch(
+                QueueUrl=stack.outputs["SharedQueueUrl"],
+                Entries=[
+                    {"Id": str(n), "MessageBody": json.dumps({"n": n, "sleep": 0.05})} for n in range(start, start + 10)
+                ],
+            )
+
+        # WHEN drain() fast-forwards the queue while batches of both readers are in flight
+        cloud.drain(timeout=30)
+
+        # THEN every message was delivered exactly once, to one of the readers
+        deliveries = Counter(
+            json.loads(r["body"])["n"]
+            for reader in ("ReaderA", "ReaderB")
+            for i in cloud.invocations(reader)
+            for r in i.event["Records"]
+        )
+        assert deliveries == Counter(range(30))
+        assert messages(cloud, stack.outputs["SharedQueueUrl"]) == []
+        assert cloud.errors == []
+
+
+def test_fast_forward_never_makes_another_mappings_in_flight_batch_visible(assembly: Path) -> None:
+    # GIVEN a cloud polling in the background, two mappings reading one queue, slow batches in flight
+    with LocalCloud(front_door=False, background=True) as cloud:
+        stack = cloud.deploy(assembly, "SqsStack")
+        sqs = cloud.client("sqs")
+        for n in range(4):
+            sqs.send_message(QueueUrl=stack.outputs["SharedQueueUrl"], MessageBody=json.dumps({"n": n, "sleep": 0.4}))
+        readers = [cloud.function_name(r) for r in ("ReaderA", "ReaderB")]
+        deadline = time.monotonic() + 10
+        while sum(cloud.core.runtime.inflight(r) for r in readers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        # WHEN drain's fast-forward step runs at that moment (it skips visibility timeouts)
+        cloud.core.engine.pollers.fast_forward()
+        cloud.drain(timeout=30)
+
+        # THEN the in-flight messages stayed invisible: each was delivered exactly once
+        deliveries = Counter(
+            json.loads(r["body"])["n"] for name in readers for i in cloud.invocations(name) for r in i.event["Records"]
+        )
+        assert deliveries == Counter(range(4))

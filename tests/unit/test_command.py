@@ -4,7 +4,6 @@ permission, the versioned handler functions, and every synth-time error."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,22 +15,16 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.command import Command, CommandHandler
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import synth
 
 EXISTING_ARN = "arn:aws:lambda:us-east-1:111122223333:function:legacy-refunds"
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {'handled_by': 'custom'}\n")
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: Command
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
+class Built(_helpers.Built[Command]):
     def router(self) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(self.pattern.router)]["Properties"]
+        return self.props(self.pattern.router)
 
     def routes(self) -> dict[str, dict[str, Any]]:
         """The ROUTES env var with each function reference reduced to a logical id or an ARN."""
@@ -61,7 +54,7 @@ def built() -> dict[str, Built]:
     def add(name: str, commands: Any, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = commands(stack) if callable(commands) else commands
-        stacks[name] = Built(stack, Command(stack, "Orders", commands=resolved, **props), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, Command(stack, "Orders", commands=resolved, **props))
 
     add("Default", _orders())
     add("Existing", lambda s: {
@@ -73,9 +66,7 @@ def built() -> dict[str, Built]:
     add("Swap", {"ping": {1: CommandHandler(handler="index.handler", handler_code=INLINE)}},
         router_code=INLINE, router_handler="index.router", router_timeout=Duration.seconds(30))
     add("SharedCode", {"ping": {1: CommandHandler(handler="index.handler")}}, handler_code=INLINE)
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 def test_one_function_per_command_version_plus_the_router(built: dict[str, Built]) -> None:
@@ -113,7 +104,7 @@ def test_router_may_invoke_exactly_its_handlers(built: dict[str, Built]) -> None
     handlers = sorted(b.logical_id(fn) for versions in b.pattern.handlers.values() for fn in versions.values())
     assert targets == handlers
     router_policy = next(p for p in policies.values() if "lambda:InvokeFunction" in json.dumps(p))
-    assert router_policy["Properties"]["Roles"] == [{"Ref": b.logical_id(b.pattern.router.role)}]
+    assert router_policy["Properties"]["Roles"] == [b.ref(b.pattern.router.role)]
 
 
 def test_handlers_know_their_command_and_version_and_use_the_core_defaults(built: dict[str, Built]) -> None:

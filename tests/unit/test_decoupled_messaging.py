@@ -4,7 +4,6 @@ ValueError."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,36 +17,23 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.decoupled_messaging import DecoupledMessaging
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_list, synth
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:shared-work"
 EXISTING_TABLE = "shared-output"
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n")
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: DecoupledMessaging
-    template: Template
-
-    def ref(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def function(self, fn: lambda_.IFunction) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.ref(fn)]["Properties"]
-
+class Built(_helpers.Built[DecoupledMessaging]):
     def policy_statements(self, fn: lambda_.Function) -> list[dict[str, Any]]:
+        """The statements of the function's one policy."""
         role = self.stack.get_logical_id(fn.role.node.default_child)  # type: ignore[union-attr]
         policies = self.template.find_resources(
             "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}}
         )
         assert len(policies) == 1
         return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else actions
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +47,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) else v for k, v in props.items()}
-        stacks[name] = Built(stack, DecoupledMessaging(stack, "Messaging", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, DecoupledMessaging(stack, "Messaging", **resolved))
 
     add("Default")
     add(
@@ -86,9 +72,7 @@ def built() -> dict[str, Built]:
         producer_code=INLINE, producer_handler="index.produce",
         consumer_code=INLINE, consumer_handler="index.consume",
     )
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # -- the default wiring -------------------------------------------------------------------------
@@ -104,14 +88,14 @@ def test_creates_queue_dlq_two_functions_and_two_tables(built: dict[str, Built])
 
 def test_queue_redrives_to_its_dlq_after_five_receives_and_outlasts_the_consumer(built: dict[str, Built]) -> None:
     b = built["Default"]
-    queue = b.template.to_json()["Resources"][b.ref(b.pattern.queue)]["Properties"]
+    queue = b.template.to_json()["Resources"][b.logical_id(b.pattern.queue)]["Properties"]
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [b.ref(b.pattern.dead_letter_queue), "Arn"]},
+        "deadLetterTargetArn": b.arn(b.pattern.dead_letter_queue),
         "maxReceiveCount": 5,
     }
     assert queue["VisibilityTimeout"] == 60  # 6x the 10 s consumer timeout
     assert queue["SqsManagedSseEnabled"] is True
-    dlq = b.template.to_json()["Resources"][b.ref(b.pattern.dead_letter_queue)]["Properties"]
+    dlq = b.template.to_json()["Resources"][b.logical_id(b.pattern.dead_letter_queue)]["Properties"]
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -127,8 +111,8 @@ def test_queues_refuse_plain_http(built: dict[str, Built]) -> None:
 def test_consumer_reads_the_queue_in_batches_of_ten_with_partial_batch_responses(built: dict[str, Built]) -> None:
     b = built["Default"]
     b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "EventSourceArn": {"Fn::GetAtt": [b.ref(b.pattern.queue), "Arn"]},
-        "FunctionName": {"Ref": b.ref(b.pattern.consumer)},
+        "EventSourceArn": b.arn(b.pattern.queue),
+        "FunctionName": b.ref(b.pattern.consumer),
         "BatchSize": 10,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "ScalingConfig": Match.absent(),
@@ -138,13 +122,13 @@ def test_consumer_reads_the_queue_in_batches_of_ten_with_partial_batch_responses
 
 def test_functions_run_the_bundled_handlers_with_their_configuration(built: dict[str, Built]) -> None:
     b = built["Default"]
-    producer, consumer = b.function(b.pattern.producer), b.function(b.pattern.consumer)
+    producer, consumer = b.props(b.pattern.producer), b.props(b.pattern.consumer)
     assert producer["Handler"] == "producer.handler"
     assert consumer["Handler"] == "consumer.handler"
-    assert producer["Environment"]["Variables"]["QUEUE_URL"] == {"Ref": b.ref(b.pattern.queue)}
+    assert producer["Environment"]["Variables"]["QUEUE_URL"] == b.ref(b.pattern.queue)
     env = consumer["Environment"]["Variables"]
-    assert env["TABLE_NAME"] == {"Ref": b.ref(b.pattern.table)}
-    assert env["IDEMPOTENCY_TABLE_NAME"] == {"Ref": b.ref(b.pattern.idempotency_table)}
+    assert env["TABLE_NAME"] == b.ref(b.pattern.table)
+    assert env["IDEMPOTENCY_TABLE_NAME"] == b.ref(b.pattern.idempotency_table)
     assert env["IDEMPOTENCY_TTL_SECONDS"] == "3600"
     for props in (producer, consumer):
         assert props["Runtime"] == core.RUNTIME.name
@@ -156,11 +140,11 @@ def test_functions_run_the_bundled_handlers_with_their_configuration(built: dict
 def test_tables_are_keyed_for_the_handlers(built: dict[str, Built]) -> None:
     b = built["Default"]
     resources = b.template.to_json()["Resources"]
-    output = resources[b.ref(b.pattern.table)]["Properties"]
+    output = resources[b.logical_id(b.pattern.table)]["Properties"]
     assert output["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert output["BillingMode"] == "PAY_PER_REQUEST"
     assert output["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    idempotency = resources[b.ref(b.pattern.idempotency_table)]["Properties"]
+    idempotency = resources[b.logical_id(b.pattern.idempotency_table)]["Properties"]
     assert idempotency["KeySchema"] == [{"AttributeName": core.IDEMPOTENCY_KEY, "KeyType": "HASH"}]
     assert idempotency["TimeToLiveSpecification"] == {"AttributeName": core.IDEMPOTENCY_TTL, "Enabled": True}
 
@@ -168,11 +152,11 @@ def test_tables_are_keyed_for_the_handlers(built: dict[str, Built]) -> None:
 def test_producer_may_only_send_to_the_queue(built: dict[str, Built]) -> None:
     b = built["Default"]
     statements = b.policy_statements(b.pattern.producer)
-    data = [s for s in statements if not any(a.startswith(("logs:", "xray:")) for a in _actions(s))]
+    data = [s for s in statements if not any(a.startswith(("logs:", "xray:")) for a in action_list(s))]
     assert data == [{
         "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
         "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [b.ref(b.pattern.queue), "Arn"]},
+        "Resource": b.arn(b.pattern.queue),
     }]
 
 
@@ -180,13 +164,13 @@ def test_consumer_may_only_update_output_items_and_keep_idempotency_records(buil
     b = built["Default"]
     statements = b.policy_statements(b.pattern.consumer)
     by_resource = {
-        str(s["Resource"]): sorted(_actions(s)) for s in statements
-        if not any(a.startswith(("logs:", "xray:")) for a in _actions(s))
+        str(s["Resource"]): sorted(action_list(s)) for s in statements
+        if not any(a.startswith(("logs:", "xray:")) for a in action_list(s))
     }
     assert by_resource == {
-        str({"Fn::GetAtt": [b.ref(b.pattern.table), "Arn"]}): ["dynamodb:UpdateItem"],
-        str({"Fn::GetAtt": [b.ref(b.pattern.idempotency_table), "Arn"]}): sorted(core.tables.IDEMPOTENCY_ACTIONS),
-        str({"Fn::GetAtt": [b.ref(b.pattern.queue), "Arn"]}): [
+        str(b.arn(b.pattern.table)): ["dynamodb:UpdateItem"],
+        str(b.arn(b.pattern.idempotency_table)): sorted(core.tables.IDEMPOTENCY_ACTIONS),
+        str(b.arn(b.pattern.queue)): [
             "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
             "sqs:ReceiveMessage",
         ],
@@ -203,7 +187,7 @@ def test_alarms_cover_both_functions_the_backlog_and_the_dlq(built: dict[str, Bu
     b.template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "ApproximateNumberOfMessagesVisible",
         "Dimensions": [
-            {"Name": "QueueName", "Value": {"Fn::GetAtt": [b.ref(b.pattern.dead_letter_queue), "QueueName"]}}
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [b.logical_id(b.pattern.dead_letter_queue), "QueueName"]}}
         ],
         "Threshold": 0,
     })
@@ -218,7 +202,7 @@ def test_grants_reach_the_producer_and_the_queue() -> None:
     role = stack.get_logical_id(caller.role.node.default_child)  # type: ignore[union-attr]
     policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role}]}})
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    actions = {a for s in statements for a in _actions(s)}
+    actions = {a for s in statements for a in action_list(s)}
     assert {"lambda:InvokeFunction", "sqs:SendMessage"} <= actions
 
 
@@ -228,16 +212,16 @@ def test_grants_reach_the_producer_and_the_queue() -> None:
 def test_tuning_props_reach_queue_event_source_functions_and_alarms(built: dict[str, Built]) -> None:
     b = built["Tuned"]
     resources = b.template.to_json()["Resources"]
-    queue = resources[b.ref(b.pattern.queue)]["Properties"]
+    queue = resources[b.logical_id(b.pattern.queue)]["Properties"]
     assert queue["MessageRetentionPeriod"] == 2 * 24 * 3600
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
     assert queue["VisibilityTimeout"] == 120  # 6x the 20 s timeout
-    assert resources[b.ref(b.pattern.table)]["Properties"]["DeletionProtectionEnabled"] is True
+    assert resources[b.logical_id(b.pattern.table)]["Properties"]["DeletionProtectionEnabled"] is True
     b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "BatchSize": 100, "MaximumBatchingWindowInSeconds": 5, "ScalingConfig": {"MaximumConcurrency": 4},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
     })
-    consumer = b.function(b.pattern.consumer)
+    consumer = b.props(b.pattern.consumer)
     assert consumer["MemorySize"] == 512
     assert consumer["Timeout"] == 20
     assert consumer["Environment"]["Variables"]["IDEMPOTENCY_TTL_SECONDS"] == str(6 * 3600)
@@ -247,13 +231,13 @@ def test_tuning_props_reach_queue_event_source_functions_and_alarms(built: dict[
 
 def test_handler_code_and_entry_points_can_be_swapped(built: dict[str, Built]) -> None:
     b = built["Swap"]
-    producer, consumer = b.function(b.pattern.producer), b.function(b.pattern.consumer)
+    producer, consumer = b.props(b.pattern.producer), b.props(b.pattern.consumer)
     assert producer["Handler"] == "index.produce"
     assert consumer["Handler"] == "index.consume"
     assert "ZipFile" in producer["Code"] and "ZipFile" in consumer["Code"]
     # The swapped code keeps the wiring: same queue, same partial batch responses.
     b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "FunctionName": {"Ref": b.ref(b.pattern.consumer)}, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "FunctionName": b.ref(b.pattern.consumer), "FunctionResponseTypes": ["ReportBatchItemFailures"],
     })
 
 
@@ -265,9 +249,9 @@ def test_existing_queue_is_used_and_no_queue_is_created(built: dict[str, Built])
     b.template.resource_count_is("AWS::SQS::Queue", 0)
     assert b.pattern.dead_letter_queue is None
     b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {"EventSourceArn": EXISTING_QUEUE_ARN})
-    url = b.function(b.pattern.producer)["Environment"]["Variables"]["QUEUE_URL"]
+    url = b.props(b.pattern.producer)["Environment"]["Variables"]["QUEUE_URL"]
     assert "shared-work" in str(url)
-    send = [s for s in b.policy_statements(b.pattern.producer) if "sqs:SendMessage" in _actions(s)]
+    send = [s for s in b.policy_statements(b.pattern.producer) if "sqs:SendMessage" in action_list(s)]
     assert [s["Resource"] for s in send] == [EXISTING_QUEUE_ARN]
     assert "DeadLetterQueueDepth" not in b.pattern.alarms
 
@@ -275,8 +259,8 @@ def test_existing_queue_is_used_and_no_queue_is_created(built: dict[str, Built])
 def test_existing_table_is_used_and_only_the_idempotency_table_is_created(built: dict[str, Built]) -> None:
     b = built["Existing"]
     b.template.resource_count_is("AWS::DynamoDB::Table", 1)
-    assert b.function(b.pattern.consumer)["Environment"]["Variables"]["TABLE_NAME"] == EXISTING_TABLE
-    update = [s for s in b.policy_statements(b.pattern.consumer) if _actions(s) == ["dynamodb:UpdateItem"]]
+    assert b.props(b.pattern.consumer)["Environment"]["Variables"]["TABLE_NAME"] == EXISTING_TABLE
+    update = [s for s in b.policy_statements(b.pattern.consumer) if action_list(s) == ["dynamodb:UpdateItem"]]
     assert len(update) == 1
     assert f"table/{EXISTING_TABLE}" in str(update[0]["Resource"])
 

@@ -11,59 +11,24 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from patterns import core
 from patterns.event_driven_processor import EventDrivenProcessor
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, objects, synth
 
 INPUT = "shared-uploads"
 OUTPUT = "shared-results"
 
 
 @dataclass
-class Built:
-    stack: Stack
-    pattern: EventDrivenProcessor
-    template: Template | None = None
+class Built(_helpers.Built[EventDrivenProcessor]):
     role: iam.Role | None = None
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def ref(self, construct: Any) -> dict[str, Any]:
-        return {"Ref": self.logical_id(construct)}
-
-    def arn(self, construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        assert self.template is not None
-        return self.template.find_resources(kind)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        logical_id = self.logical_id(construct)
-        return next(r["Properties"] for k, r in self.template.to_json()["Resources"].items() if k == logical_id)
-
-    def statements(self, role: iam.IRole) -> list[dict[str, Any]]:
-        role_ref = {"Ref": self.stack.get_logical_id(role.node.default_child)}
-        return [
-            s for policy in self.resources("AWS::IAM::Policy").values()
-            if role_ref in policy["Properties"]["Roles"]
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
 
     def notifications(self) -> list[dict[str, Any]]:
         return [r["Properties"] for r in self.resources("Custom::S3BucketNotifications").values()]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _objects(bucket_arn: Any, pattern: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", [bucket_arn, f"/{pattern}"]]}
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +72,7 @@ def built() -> dict[str, Built]:
     grants.role = iam.Role(grants.stack, "Client", assumed_by=iam.AccountRootPrincipal())
     grants.pattern.grant_upload(grants.role)
     grants.pattern.grant_read_output(grants.role)
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- resources and wiring -----------------------------------------------------------------------
@@ -216,13 +179,13 @@ def test_processor_reads_only_notified_keys_and_writes_only_under_output_prefix(
     for name, read, write in (("Default", "*", "*"), ("Filtered", "in/*", "out/*")):
         b = built[name]
         statements = b.statements(b.pattern.function.role)
-        s3_statements = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
-        assert sorted((sorted(_actions(s)), s["Resource"]) for s in s3_statements) == sorted([
-            (["s3:GetObject"], _objects(b.arn(b.pattern.input_bucket), read)),
-            (["s3:PutObject"], _objects(b.arn(b.pattern.output_bucket), write)),
+        s3_statements = [s for s in statements if any(a.startswith("s3:") for a in action_set(s))]
+        assert sorted((sorted(action_set(s)), s["Resource"]) for s in s3_statements) == sorted([
+            (["s3:GetObject"], objects(b.arn(b.pattern.input_bucket), read)),
+            (["s3:PutObject"], objects(b.arn(b.pattern.output_bucket), write)),
         ], key=str)
         on_table = [s for s in statements if s["Resource"] == b.arn(b.pattern.idempotency_table)]
-        assert _actions(on_table[0]) == set(core.tables.IDEMPOTENCY_ACTIONS)
+        assert action_set(on_table[0]) == set(core.tables.IDEMPOTENCY_ACTIONS)
 
 
 def test_buckets_are_private_encrypted_versioned_and_access_logged(built) -> None:
@@ -250,9 +213,9 @@ def test_bucket_and_queue_props_are_applied(built) -> None:
 def test_grants_give_object_level_access_under_the_prefixes(built) -> None:
     b = built["Grants"]
     statements = b.statements(b.role)
-    assert sorted((sorted(_actions(s)), s["Resource"]) for s in statements) == sorted([
-        (["s3:PutObject"], _objects(b.arn(b.pattern.input_bucket), "in/*")),
-        (["s3:GetObject"], _objects(b.arn(b.pattern.output_bucket), "out/*")),
+    assert sorted((sorted(action_set(s)), s["Resource"]) for s in statements) == sorted([
+        (["s3:PutObject"], objects(b.arn(b.pattern.input_bucket), "in/*")),
+        (["s3:GetObject"], objects(b.arn(b.pattern.output_bucket), "out/*")),
     ], key=str)
 
 
@@ -267,9 +230,9 @@ def test_existing_buckets_are_used_and_no_bucket_is_created(built) -> None:
     assert notification["BucketName"] == INPUT
     assert notification["Managed"] is False  # an imported bucket keeps its other notifications
     assert b.props(b.pattern.function)["Environment"]["Variables"]["OUTPUT_BUCKET"] == OUTPUT
-    resources = {str(s["Resource"]) for s in b.statements(b.pattern.function.role) if "s3:GetObject" in _actions(s)}
+    resources = {str(s["Resource"]) for s in b.statements(b.pattern.function.role) if "s3:GetObject" in action_set(s)}
     assert any(f":s3:::{INPUT}/*" in r for r in resources)
-    resources = {str(s["Resource"]) for s in b.statements(b.pattern.function.role) if "s3:PutObject" in _actions(s)}
+    resources = {str(s["Resource"]) for s in b.statements(b.pattern.function.role) if "s3:PutObject" in action_set(s)}
     assert any(f":s3:::{OUTPUT}/*" in r for r in resources)
     s3_sends = [
         s for policy in b.resources("AWS::SQS::QueuePolicy").values()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,31 +16,14 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from patterns import core
 from patterns.fan_out_fan_in import FanOutFanIn, Rendition
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_list, objects, synth
 
 PILLOW_ARN = "arn:aws:lambda:us-east-1:770693421928:layer:Klayers-p314-arm64-Pillow:1"
 EXISTING_TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:asset-created"
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: FanOutFanIn
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(construct)]["Properties"]
-
-    def arn(self, construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
-
-    def ref(self, construct: Any) -> dict[str, Any]:
-        return {"Ref": self.logical_id(construct)}
+Built = _helpers.Built[FanOutFanIn]
 
 
 def pillow(stack: Stack) -> lambda_.ILayerVersion:
@@ -57,7 +39,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) else v for k, v in props.items()}
-        stacks[name] = Built(stack, FanOutFanIn(stack, "Assets", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, FanOutFanIn(stack, "Assets", **resolved))
 
     add("Default", pillow_layer=pillow)
     add(
@@ -79,9 +61,7 @@ def built() -> dict[str, Built]:
         "Swap", worker_handler="index.render", fan_in_handler="index.collect",
         handler_code=lambda_.Code.from_inline("def render(e, c):\n    return {'batchItemFailures': []}\n"),
     )
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- resources ------------------------------------------------------------------------------------
@@ -243,43 +223,31 @@ def test_workers_and_fan_in_get_their_configuration(built) -> None:
         "WebSmallWorker", "PrintWorker"]
 
 
-def _statements_of(b: Built, function: lambda_.Function) -> list[dict[str, Any]]:
-    role_id = b.stack.get_logical_id(function.role.node.default_child)  # type: ignore[union-attr]
-    return [s for p in b.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
-            for s in p["Properties"]["PolicyDocument"]["Statement"]]
-
-
-def _objects(b: Built, bucket: Any, pattern: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", [b.arn(bucket), f"/{pattern}"]]}
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-
-
 def _grants(statements: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     """(action, resource) of every statement but logging, tracing and queue consumption."""
-    return [(a, s["Resource"]) for s in statements for a in _actions(s) if not a.startswith(("logs:", "xray:", "sqs:"))]
+    return [
+        (a, s["Resource"]) for s in statements for a in action_list(s) if not a.startswith(("logs:", "xray:", "sqs:"))
+    ]
 
 
 def test_a_worker_reads_uploads_and_writes_only_its_own_rendition(built) -> None:
     b = built["Default"]
     for name, worker in b.pattern.workers.items():
-        assert sorted(_grants(_statements_of(b, worker)), key=str) == sorted([
-            ("s3:GetObject", [_objects(b, b.pattern.input_bucket, "*"),
-                              _objects(b, b.pattern.output_bucket, f"*/{name}.jpg")]),
+        assert sorted(_grants(b.statements(worker.role)), key=str) == sorted([
+            ("s3:GetObject", [objects(b.arn(b.pattern.input_bucket), "*"),
+                              objects(b.arn(b.pattern.output_bucket), f"*/{name}.jpg")]),
             ("s3:ListBucket", [b.arn(b.pattern.input_bucket), b.arn(b.pattern.output_bucket)]),
-            ("s3:PutObject", _objects(b, b.pattern.output_bucket, f"*/{name}.jpg")),
+            ("s3:PutObject", objects(b.arn(b.pattern.output_bucket), f"*/{name}.jpg")),
         ], key=str)
-        sqs = [s["Resource"] for s in _statements_of(b, worker) if _actions(s)[0].startswith("sqs:")]
+        sqs = [s["Resource"] for s in b.statements(worker.role) if action_list(s)[0].startswith("sqs:")]
         assert sqs == [b.arn(b.pattern.worker_queues[name])]
 
 
 def test_the_fan_in_reads_both_buckets_and_updates_jobs_but_writes_no_object(built) -> None:
     b = built["Default"]
-    grants = _grants(_statements_of(b, b.pattern.fan_in))
+    grants = _grants(b.statements(b.pattern.fan_in.role))
     assert sorted(grants, key=str) == sorted([
-        ("s3:GetObject", [_objects(b, b.pattern.input_bucket, "*"), _objects(b, b.pattern.output_bucket, "*")]),
+        ("s3:GetObject", [objects(b.arn(b.pattern.input_bucket), "*"), objects(b.arn(b.pattern.output_bucket), "*")]),
         ("s3:ListBucket", [b.arn(b.pattern.input_bucket), b.arn(b.pattern.output_bucket)]),
         ("dynamodb:UpdateItem", b.arn(b.pattern.jobs_table)),
     ], key=str)
@@ -322,9 +290,9 @@ def test_existing_buckets_topic_and_table_are_used_and_none_is_created(built) ->
     assert (variables["INPUT_BUCKET"], variables["OUTPUT_BUCKET"], variables["JOBS_TABLE"]) == (
         "shared-uploads", "shared-renditions", "shared-jobs")
     assert b.props(b.pattern.workers["large"])["Environment"]["Variables"]["OUTPUT_BUCKET"] == "shared-renditions"
-    jobs = [s for s in _statements_of(b, b.pattern.fan_in) if s["Action"] == "dynamodb:UpdateItem"]
+    jobs = [s for s in b.statements(b.pattern.fan_in.role) if s["Action"] == "dynamodb:UpdateItem"]
     assert len(jobs) == 1 and "shared-jobs" in str(jobs[0]["Resource"])
-    puts = [s for s in _statements_of(b, b.pattern.workers["large"]) if s["Action"] == "s3:PutObject"]
+    puts = [s for s in b.statements(b.pattern.workers["large"].role) if s["Action"] == "s3:PutObject"]
     assert len(puts) == 1 and "shared-renditions/*/large.jpg" in str(puts[0]["Resource"])
 
 
@@ -349,7 +317,7 @@ def test_grants_and_metric_passthroughs() -> None:
     statements = [s for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
                   if {"Ref": stack.get_logical_id(api.role.node.default_child)} in p["Properties"]["Roles"]
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    actions = {a for s in statements for a in _actions(s)}
+    actions = {a for s in statements for a in action_list(s)}
     assert {"s3:PutObject", "s3:GetObject*", "dynamodb:GetItem", "dynamodb:Query"} <= actions
     assert not actions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "s3:DeleteObject*"}
     metric = pattern.metric_jobs_ready()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,30 +16,14 @@ from aws_cdk.assertions import Template
 from patterns import core
 from patterns.internal_endpoint import InternalEndpoint
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_list, synth
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:quote-results"
 EXISTING_TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:quote-failures"
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: InternalEndpoint
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(construct)]["Properties"]
-
-    def statements_of(self, function: lambda_.Function) -> list[dict[str, Any]]:
-        role_id = self.stack.get_logical_id(function.role.node.default_child)  # type: ignore[union-attr]
-        return [
-            s for policy in self.template.find_resources("AWS::IAM::Policy").values()
-            if {"Ref": role_id} in policy["Properties"]["Roles"]
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
+Built = _helpers.Built[InternalEndpoint]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +33,7 @@ def built() -> dict[str, Built]:
 
     def add(name: str, make=lambda stack: {}) -> None:
         stack = Stack(app, name)
-        result[name] = Built(stack, InternalEndpoint(stack, "Pricing", **make(stack)), None)  # type: ignore[arg-type]
+        result[name] = Built(stack, InternalEndpoint(stack, "Pricing", **make(stack)))
 
     add("Default")
     add("Tuned", lambda s: {"retry_attempts": 0, "max_event_age": Duration.minutes(2)})
@@ -64,9 +47,7 @@ def built() -> dict[str, Built]:
         "caller_code": lambda_.Code.from_inline("def call(event, context):\n    return {}\n"),
         "caller_handler": "index.call",
     })
-    for entry in result.values():
-        entry.template = Template.from_stack(entry.stack)
-    return result
+    return synth(result)
 
 
 def test_creates_two_functions_a_success_queue_with_dlq_and_a_failure_queue(built) -> None:
@@ -88,13 +69,13 @@ def test_async_config_bounds_retries_and_age_and_routes_both_outcomes_to_queues(
     assert p.success_queue is not None and p.failure_queue is not None
     config = b.props(p.event_invoke_config)
     assert config == {
-        "FunctionName": {"Ref": b.logical_id(p.worker)},
+        "FunctionName": b.ref(p.worker),
         "Qualifier": "$LATEST",
         "MaximumRetryAttempts": 2,
         "MaximumEventAgeInSeconds": 3600,
         "DestinationConfig": {
-            "OnSuccess": {"Destination": {"Fn::GetAtt": [b.logical_id(p.success_queue), "Arn"]}},
-            "OnFailure": {"Destination": {"Fn::GetAtt": [b.logical_id(p.failure_queue), "Arn"]}},
+            "OnSuccess": {"Destination": b.arn(p.success_queue)},
+            "OnFailure": {"Destination": b.arn(p.failure_queue)},
         },
     }
 
@@ -123,24 +104,24 @@ def test_destination_queues_are_encrypted_and_the_success_queue_has_a_dlq(built)
 def test_worker_may_send_only_to_its_destinations(built) -> None:
     b = built["Default"]
     p = b.pattern
-    sqs_statements = [s for s in b.statements_of(p.worker) if "sqs:SendMessage" in s["Action"]]
+    sqs_statements = [s for s in b.statements(p.worker.role) if "sqs:SendMessage" in s["Action"]]
     assert len(sqs_statements) == 1
     assert sorted(r["Fn::GetAtt"][0] for r in sqs_statements[0]["Resource"]) == sorted(
         [b.logical_id(p.success_queue), b.logical_id(p.failure_queue)]
     )
-    assert not [s for s in b.statements_of(p.worker) if "lambda:InvokeFunction" in str(s["Action"])]
+    assert not [s for s in b.statements(p.worker.role) if "lambda:InvokeFunction" in str(s["Action"])]
 
 
 def test_caller_may_invoke_exactly_the_worker(built) -> None:
     b = built["Default"]
     p = b.pattern
-    invokes = [s for s in b.statements_of(p.caller) if "lambda:InvokeFunction" in str(s["Action"])]
+    invokes = [s for s in b.statements(p.caller.role) if "lambda:InvokeFunction" in str(s["Action"])]
     assert invokes == [{
         "Action": "lambda:InvokeFunction", "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [b.logical_id(p.worker), "Arn"]},
+        "Resource": b.arn(p.worker),
     }]
     caller = b.props(p.caller)
-    assert caller["Environment"]["Variables"]["WORKER_FUNCTION_NAME"] == {"Ref": b.logical_id(p.worker)}
+    assert caller["Environment"]["Variables"]["WORKER_FUNCTION_NAME"] == b.ref(p.worker)
     assert caller["Environment"]["Variables"]["WORKER_TIMEOUT_SECONDS"] == "10"
     # the caller outlives the worker, so a synchronous call always gets the worker's answer or error
     assert (caller["Timeout"], b.props(p.worker)["Timeout"]) == (15, 10)
@@ -177,7 +158,7 @@ def test_existing_destinations_are_used_and_no_queue_is_created(built) -> None:
         "OnFailure": {"Destination": EXISTING_TOPIC_ARN},
     }
     actions = {
-        a for s in b.statements_of(p.worker) for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        a for s in b.statements(p.worker.role) for a in action_list(s)
     }
     assert {"sqs:SendMessage", "sns:Publish"} <= actions
     # no DLQ-depth alarms when the pattern owns no queue
@@ -191,7 +172,7 @@ def test_handler_code_of_both_functions_can_be_swapped(built) -> None:
     assert caller["Handler"] == "index.call" and "return {}" in caller["Code"]["ZipFile"]
     # the wiring stays
     b.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
-    assert caller["Environment"]["Variables"]["WORKER_FUNCTION_NAME"] == {"Ref": b.logical_id(b.pattern.worker)}
+    assert caller["Environment"]["Variables"]["WORKER_FUNCTION_NAME"] == b.ref(b.pattern.worker)
 
 
 @pytest.mark.parametrize("attempts", [-1, 3])

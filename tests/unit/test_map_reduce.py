@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,33 +16,13 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from patterns import core
 from patterns.map_reduce import MapReduce
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import synth
 
 JOBS_STREAM = "arn:aws:dynamodb:us-east-1:111122223333:table/shared-jobs/stream/2026-11-23T00:00:00.000"
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: MapReduce
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(construct)]["Properties"]
-
-    def arn(self, construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
-
-    def ref(self, construct: Any) -> dict[str, Any]:
-        return {"Ref": self.logical_id(construct)}
-
-    def env(self, function: Any) -> dict[str, Any]:
-        return self.props(function)["Environment"]["Variables"]
+Built = _helpers.Built[MapReduce]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +34,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) else v for k, v in props.items()}
-        stacks[name] = Built(stack, MapReduce(stack, "WordCount", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, MapReduce(stack, "WordCount", **resolved))
 
     add("Default")
     add(
@@ -75,9 +54,7 @@ def built() -> dict[str, Built]:
         "Swap", splitter_handler="index.split", mapper_handler="index.map", reducer_handler="index.reduce",
         handler_code=lambda_.Code.from_inline("def split(e, c):\n    return {}\n"),
     )
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- resources and wiring -------------------------------------------------------------------------
@@ -177,16 +154,10 @@ def test_functions_get_their_configuration(built) -> None:
     assert d.env(d.pattern.splitter)["CHUNK_SIZE"] == str(32 * 1024)
 
 
-def _statements_of(b: Built, function: lambda_.Function) -> list[dict[str, Any]]:
-    role_id = b.stack.get_logical_id(function.role.node.default_child)  # type: ignore[union-attr]
-    return [s for p in b.resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
-            for s in p["Properties"]["PolicyDocument"]["Statement"]]
-
-
 def _grants(b: Built, function: lambda_.Function) -> set[tuple[str, str]]:
     """(action, resource as JSON) of a function's statements, without logging and tracing."""
     found = set()
-    for s in _statements_of(b, function):
+    for s in b.statements(function.role):
         for action in [s["Action"]] if isinstance(s["Action"], str) else s["Action"]:
             if not action.startswith(("logs:", "xray:")):
                 found.add((action, json.dumps(s["Resource"], sort_keys=True)))

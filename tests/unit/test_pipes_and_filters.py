@@ -5,7 +5,6 @@ partial batch responses and least-privilege link to the next step), every synth-
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -20,6 +19,8 @@ from moto import mock_aws
 from patterns import core
 from patterns.pipes_and_filters import PipesAndFilters, Step, redrive
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import synth
 
 EXISTING_TABLE = "shared-pipeline-results"
 STEPS = [
@@ -29,29 +30,15 @@ STEPS = [
 ]
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: PipesAndFilters
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
+class Built(_helpers.Built[PipesAndFilters]):
     def function(self, step: str) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(self.pattern.functions[step])]["Properties"]
+        return self.props(self.pattern.functions[step])
 
     def queue(self, step: str) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(self.pattern.queues[step])]["Properties"]
+        return self.props(self.pattern.queues[step])
 
-    def statements(self, step: str) -> list[dict[str, Any]]:
-        role = {"Ref": self.logical_id(self.pattern.functions[step].role)}
-        return [
-            statement
-            for policy in self.template.find_resources("AWS::IAM::Policy").values()
-            if role in policy["Properties"]["Roles"]
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
+    def step_statements(self, step: str) -> list[dict[str, Any]]:
+        return self.statements(self.pattern.functions[step].role)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +50,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
-        stacks[name] = Built(stack, PipesAndFilters(stack, "Pipeline", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, PipesAndFilters(stack, "Pipeline", **resolved))
 
     add("Default", steps=STEPS)
     add("Single", steps=[Step(name="Only", handler="filters.validate")], max_receive_count=2)
@@ -73,9 +60,7 @@ def built() -> dict[str, Built]:
         name="Custom", handler="index.handler",
         handler_code=lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n"),
     )])
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 def test_each_step_has_a_queue_a_dlq_and_a_function(built: dict[str, Built]) -> None:
@@ -94,7 +79,7 @@ def test_every_step_queue_redrives_to_its_own_dlq(built: dict[str, Built]) -> No
     for step in b.pattern.steps:
         queue = b.queue(step)
         assert queue["RedrivePolicy"] == {
-            "deadLetterTargetArn": {"Fn::GetAtt": [b.logical_id(b.pattern.dead_letter_queues[step]), "Arn"]},
+            "deadLetterTargetArn": b.arn(b.pattern.dead_letter_queues[step]),
             "maxReceiveCount": core.MAX_RECEIVE_COUNT,
         }
         assert queue["SqsManagedSseEnabled"] is True
@@ -113,8 +98,8 @@ def test_each_step_consumes_its_queue_with_partial_batch_responses(built: dict[s
     b = built["Default"]
     for step, batch in (("Validate", 10), ("Enrich", 5), ("Price", 10)):
         b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-            "EventSourceArn": {"Fn::GetAtt": [b.logical_id(b.pattern.queues[step]), "Arn"]},
-            "FunctionName": {"Ref": b.logical_id(b.pattern.functions[step])},
+            "EventSourceArn": b.arn(b.pattern.queues[step]),
+            "FunctionName": b.ref(b.pattern.functions[step]),
             "BatchSize": batch,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         })
@@ -123,12 +108,12 @@ def test_each_step_consumes_its_queue_with_partial_batch_responses(built: dict[s
 def test_steps_are_chained_in_order_and_the_last_writes_results(built: dict[str, Built]) -> None:
     b = built["Default"]
     env = {step: b.function(step)["Environment"]["Variables"] for step in b.pattern.steps}
-    assert env["Validate"]["NEXT_QUEUE_URL"] == {"Ref": b.logical_id(b.pattern.queues["Enrich"])}
-    assert env["Enrich"]["NEXT_QUEUE_URL"] == {"Ref": b.logical_id(b.pattern.queues["Price"])}
-    assert env["Price"]["RESULTS_TABLE_NAME"] == {"Ref": b.logical_id(b.pattern.table)}
+    assert env["Validate"]["NEXT_QUEUE_URL"] == b.ref(b.pattern.queues["Enrich"])
+    assert env["Enrich"]["NEXT_QUEUE_URL"] == b.ref(b.pattern.queues["Price"])
+    assert env["Price"]["RESULTS_TABLE_NAME"] == b.ref(b.pattern.table)
     assert "RESULTS_TABLE_NAME" not in env["Validate"] and "NEXT_QUEUE_URL" not in env["Price"]
     assert [env[s]["STEP_NAME"] for s in b.pattern.steps] == ["Validate", "Enrich", "Price"]
-    idempotency = {"Ref": b.logical_id(b.pattern.idempotency_table)}
+    idempotency = b.ref(b.pattern.idempotency_table)
     assert all(env[s]["IDEMPOTENCY_TABLE_NAME"] == idempotency for s in b.pattern.steps)
     assert env["Enrich"]["PRODUCTS_TABLE_NAME"] == "products"
     handlers = [b.function(s)["Handler"] for s in b.pattern.steps]
@@ -139,27 +124,27 @@ def test_a_step_may_send_only_to_the_next_queue(built: dict[str, Built]) -> None
     b = built["Default"]
 
     def send_targets(step: str) -> list[Any]:
-        return [s["Resource"] for s in b.statements(step) if "sqs:SendMessage" in json.dumps(s["Action"])]
+        return [s["Resource"] for s in b.step_statements(step) if "sqs:SendMessage" in json.dumps(s["Action"])]
 
-    assert send_targets("Validate") == [{"Fn::GetAtt": [b.logical_id(b.pattern.queues["Enrich"]), "Arn"]}]
-    assert send_targets("Enrich") == [{"Fn::GetAtt": [b.logical_id(b.pattern.queues["Price"]), "Arn"]}]
+    assert send_targets("Validate") == [b.arn(b.pattern.queues["Enrich"])]
+    assert send_targets("Enrich") == [b.arn(b.pattern.queues["Price"])]
     assert send_targets("Price") == []
 
 
 def test_only_the_last_step_may_put_results_and_nothing_more(built: dict[str, Built]) -> None:
     b = built["Default"]
-    results = {"Fn::GetAtt": [b.logical_id(b.pattern.table), "Arn"]}
+    results = b.arn(b.pattern.table)
     for step in ("Validate", "Enrich"):
-        assert all(results != s["Resource"] for s in b.statements(step))
-    on_results = [s for s in b.statements("Price") if s["Resource"] == results]
+        assert all(results != s["Resource"] for s in b.step_statements(step))
+    on_results = [s for s in b.step_statements("Price") if s["Resource"] == results]
     assert on_results == [{"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": results}]
 
 
 def test_every_step_uses_only_the_idempotency_calls_powertools_needs(built: dict[str, Built]) -> None:
     b = built["Default"]
-    table = {"Fn::GetAtt": [b.logical_id(b.pattern.idempotency_table), "Arn"]}
+    table = b.arn(b.pattern.idempotency_table)
     for step in b.pattern.steps:
-        on_table = [s for s in b.statements(step) if s["Resource"] == table]
+        on_table = [s for s in b.step_statements(step) if s["Resource"] == table]
         assert on_table == [{
             "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Effect": "Allow", "Resource": table,
@@ -191,7 +176,7 @@ def test_existing_table_receives_results_and_no_results_table_is_created(built: 
     b.template.resource_count_is("AWS::DynamoDB::Table", 1)
     assert b.pattern.table.table_name == EXISTING_TABLE
     assert b.function("Enrich")["Environment"]["Variables"]["RESULTS_TABLE_NAME"] == EXISTING_TABLE
-    puts = [s for s in b.statements("Enrich") if s["Action"] == "dynamodb:PutItem"]
+    puts = [s for s in b.step_statements("Enrich") if s["Action"] == "dynamodb:PutItem"]
     assert len(puts) == 1 and EXISTING_TABLE in json.dumps(puts[0]["Resource"])
 
 

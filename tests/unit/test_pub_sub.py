@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,23 +14,15 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.pub_sub import PubSub, Subscriber
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, synth
 
 STATUS = sns.SubscriptionFilter.string_filter
 EXISTING_TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:orders"
 EXISTING_TABLE = "shared-order-views"
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: PubSub
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
+Built = _helpers.Built[PubSub]
 
 
 def _subscribers() -> list[Subscriber]:
@@ -60,7 +51,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> Stack:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
-        stacks[name] = Built(stack, PubSub(stack, "Orders", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, PubSub(stack, "Orders", **resolved))
         return stack
 
     add("Default", subscribers=_subscribers())
@@ -74,9 +65,7 @@ def built() -> dict[str, Built]:
         name="Custom", handler="index.handler",
         handler_code=lambda_.Code.from_inline("def handler(event, context):\n    return {'batchItemFailures': []}\n"),
     )])
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- resources and fan-out wiring -------------------------------------------------------------
@@ -192,12 +181,12 @@ def test_event_sources_report_batch_item_failures_with_the_subscribers_batch_siz
         props = mappings[b.logical_id(b.pattern.queues[name])]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert props["BatchSize"] == batch
-        assert props["FunctionName"] == {"Ref": b.logical_id(b.pattern.functions[name])}
+        assert props["FunctionName"] == b.ref(b.pattern.functions[name])
 
 
 def test_functions_get_their_handler_table_and_subscriber_name(built) -> None:
     b = built["Default"]
-    table_ref = {"Ref": b.logical_id(b.pattern.table)}
+    table_ref = b.ref(b.pattern.table)
     for name, handler in (("VideoWall", "subscribers.video_wall"), ("Leaderboard", "subscribers.leaderboard"),
                           ("Recommendations", "subscribers.recommendations")):
         props = b.resources("AWS::Lambda::Function")[b.logical_id(b.pattern.functions[name])]["Properties"]
@@ -208,30 +197,16 @@ def test_functions_get_their_handler_table_and_subscriber_name(built) -> None:
         assert props["TracingConfig"] == {"Mode": "Active"}
 
 
-def _statements_of(b: Built, function: lambda_.Function) -> list[dict[str, Any]]:
-    role_id = b.stack.get_logical_id(function.role.node.default_child)  # type: ignore[union-attr]
-    return [
-        s for policy in b.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
 def test_subscribers_may_write_the_table_but_not_read_it_and_only_consume_their_own_queue(built) -> None:
     b = built["Default"]
-    table_arn = {"Fn::GetAtt": [b.logical_id(b.pattern.table), "Arn"]}
+    table_arn = b.arn(b.pattern.table)
     for name, function in b.pattern.functions.items():
-        statements = _statements_of(b, function)
-        on_table = set().union(*(_actions(s) for s in statements if s["Resource"] == table_arn))
+        statements = b.statements(function.role)
+        on_table = set().union(*(action_set(s) for s in statements if s["Resource"] == table_arn))
         assert "dynamodb:PutItem" in on_table
         assert not on_table & {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"}
-        sqs_resources = [s["Resource"] for s in statements if any(a.startswith("sqs:") for a in _actions(s))]
-        assert sqs_resources == [{"Fn::GetAtt": [b.logical_id(b.pattern.queues[name]), "Arn"]}]
+        sqs_resources = [s["Resource"] for s in statements if any(a.startswith("sqs:") for a in action_set(s))]
+        assert sqs_resources == [b.arn(b.pattern.queues[name])]
 
 
 def test_table_keys_and_defaults(built) -> None:
@@ -257,8 +232,8 @@ def test_grant_publish_covers_the_topic_and_its_key(built) -> None:
     topic_ref = {"Ref": stack.get_logical_id(pattern.topic.node.default_child)}
     assert any(s["Action"] == "sns:Publish" and s["Resource"] == topic_ref for s in statements)
     key_arn = {"Fn::GetAtt": [stack.get_logical_id(pattern.topic.master_key.node.default_child), "Arn"]}
-    assert any(_actions(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == key_arn for s in statements)
-    assert not any(a.endswith("*") for s in statements for a in _actions(s))
+    assert any(action_set(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == key_arn for s in statements)
+    assert not any(a.endswith("*") for s in statements for a in action_set(s))
 
 
 # --- existing resources and handler swap ---------------------------------------------------------
@@ -284,7 +259,7 @@ def test_existing_table_is_used_and_no_table_is_created(built) -> None:
     function = b.pattern.functions["Audit"]
     props = b.resources("AWS::Lambda::Function")[b.logical_id(function)]["Properties"]
     assert props["Environment"]["Variables"]["TABLE_NAME"] == EXISTING_TABLE
-    table_statements = [s for s in _statements_of(b, function) if "dynamodb:PutItem" in _actions(s)]
+    table_statements = [s for s in b.statements(function.role) if "dynamodb:PutItem" in action_set(s)]
     assert len(table_statements) == 1
     assert EXISTING_TABLE in str(table_statements[0]["Resource"])
 

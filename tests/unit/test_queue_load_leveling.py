@@ -4,7 +4,6 @@ every ValueError."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.queue_load_leveling import QueueLoadLeveling
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_list, synth
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:shared-webhook"
 EXISTING_STORE = "shared-store"
@@ -30,18 +31,7 @@ ORDER_SCHEMA = apigw.JsonSchema(
 )
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: QueueLoadLeveling
-    template: Template
-
-    def ref(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.ref(construct)]["Properties"]
-
+class Built(_helpers.Built[QueueLoadLeveling]):
     def data_grants(self, fn: lambda_.Function) -> dict[str, list[str]]:
         """Actions by resource in the function's policy, beside its own logs and X-Ray."""
         role = self.stack.get_logical_id(fn.role.node.default_child)  # type: ignore[union-attr]
@@ -49,22 +39,14 @@ class Built:
         assert len(policies) == 1
         grants: dict[str, list[str]] = {}
         for statement in next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]:
-            actions = _actions(statement)
+            actions = action_list(statement)
             if not any(a.startswith(("logs:", "xray:")) for a in actions):
                 grants.setdefault(str(statement["Resource"]), []).extend(actions)
         return {k: sorted(v) for k, v in grants.items()}
 
-    def arn(self, construct: Any) -> str:
-        return str({"Fn::GetAtt": [self.ref(construct), "Arn"]})
-
 
 def _subset(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
     return {k: actual.get(k) for k in expected} == expected
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else actions
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +63,7 @@ def built(app: App) -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) else v for k, v in props.items()}
-        stacks[name] = Built(stack, QueueLoadLeveling(stack, "Webhook", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, QueueLoadLeveling(stack, "Webhook", **resolved))
 
     add("Default")
     add(
@@ -113,9 +95,7 @@ def built(app: App) -> dict[str, Built]:
         "Swap",
         intake_code=INLINE, intake_handler="index.intake", consumer_code=INLINE, consumer_handler="index.consume",
     )
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # -- the default wiring -------------------------------------------------------------------------
@@ -135,8 +115,8 @@ def test_consumer_is_capped_at_two_concurrent_batches_of_ten(built: dict[str, Bu
     b = built["Default"]
     assert b.props(b.pattern.consumer)["ReservedConcurrentExecutions"] == 2
     b.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "EventSourceArn": {"Fn::GetAtt": [b.ref(b.pattern.queue), "Arn"]},
-        "FunctionName": {"Ref": b.ref(b.pattern.consumer)},
+        "EventSourceArn": b.arn(b.pattern.queue),
+        "FunctionName": b.ref(b.pattern.consumer),
         "BatchSize": 10,
         "ScalingConfig": {"MaximumConcurrency": 2},  # = reserved: batches are never throttled
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -149,7 +129,7 @@ def test_queue_redrives_to_its_dlq_and_outlasts_the_consumer(built: dict[str, Bu
     b = built["Default"]
     queue = b.props(b.pattern.queue)
     assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [b.ref(b.pattern.dead_letter_queue), "Arn"]},
+        "deadLetterTargetArn": b.arn(b.pattern.dead_letter_queue),
         "maxReceiveCount": 5,
     }
     assert queue["VisibilityTimeout"] == 60
@@ -158,7 +138,7 @@ def test_queue_redrives_to_its_dlq_and_outlasts_the_consumer(built: dict[str, Bu
 
 def _method(b: Built, http_method: str, resource: apigw.Resource) -> dict[str, Any]:
     methods = b.template.find_resources("AWS::ApiGateway::Method", {"Properties": {
-        "HttpMethod": http_method, "ResourceId": {"Ref": b.ref(resource)},
+        "HttpMethod": http_method, "ResourceId": b.ref(resource),
     }})
     assert len(methods) == 1
     return next(iter(methods.values()))["Properties"]
@@ -169,10 +149,10 @@ def test_post_requests_validates_a_json_object_body_and_proxies_to_the_intake(bu
     assert b.props(b.pattern.requests_resource)["PathPart"] == "requests"
     post = _method(b, "POST", b.pattern.requests_resource)
     assert post["AuthorizationType"] == "AWS_IAM"
-    assert post["RequestValidatorId"] == {"Ref": b.ref(b.pattern.validator)}
-    assert post["RequestModels"] == {"application/json": {"Ref": b.ref(b.pattern.model)}}
+    assert post["RequestValidatorId"] == b.ref(b.pattern.validator)
+    assert post["RequestModels"] == {"application/json": b.ref(b.pattern.model)}
     assert post["Integration"]["Type"] == "AWS_PROXY"
-    assert b.ref(b.pattern.intake) in str(post["Integration"]["Uri"])
+    assert b.logical_id(b.pattern.intake) in str(post["Integration"]["Uri"])
     schema = b.props(b.pattern.model)["Schema"]
     assert schema["type"] == "object" and schema["minProperties"] == 1
     validator = b.props(b.pattern.validator)
@@ -185,7 +165,7 @@ def test_get_request_status_requires_the_id_and_proxies_to_the_intake(built: dic
     get = _method(b, "GET", b.pattern.request_resource)
     assert get["RequestParameters"] == {"method.request.path.requestId": True}
     assert get["AuthorizationType"] == "AWS_IAM"
-    assert b.ref(b.pattern.intake) in str(get["Integration"]["Uri"])
+    assert b.logical_id(b.pattern.intake) in str(get["Integration"]["Uri"])
 
 
 def test_validation_failures_say_why(built: dict[str, Built]) -> None:
@@ -209,14 +189,14 @@ def test_functions_get_their_tables_and_queue_through_the_environment(built: dic
     assert intake["Handler"] == "intake.handler"
     assert consumer["Handler"] == "consumer.handler"
     assert _subset(intake["Environment"]["Variables"], {
-        "QUEUE_URL": {"Ref": b.ref(b.pattern.queue)},
-        "STATUS_TABLE_NAME": {"Ref": b.ref(b.pattern.status_table)},
+        "QUEUE_URL": b.ref(b.pattern.queue),
+        "STATUS_TABLE_NAME": b.ref(b.pattern.status_table),
         "STATUS_TTL_SECONDS": str(7 * 24 * 3600),
     })
     assert _subset(consumer["Environment"]["Variables"], {
-        "STORE_TABLE_NAME": {"Ref": b.ref(b.pattern.store_table)},
-        "STATUS_TABLE_NAME": {"Ref": b.ref(b.pattern.status_table)},
-        "IDEMPOTENCY_TABLE_NAME": {"Ref": b.ref(b.pattern.idempotency_table)},
+        "STORE_TABLE_NAME": b.ref(b.pattern.store_table),
+        "STATUS_TABLE_NAME": b.ref(b.pattern.status_table),
+        "IDEMPOTENCY_TABLE_NAME": b.ref(b.pattern.idempotency_table),
         "IDEMPOTENCY_TTL_SECONDS": "3600",
     })
     assert "STORE_DELAY_MS" not in consumer["Environment"]["Variables"]
@@ -239,18 +219,18 @@ def test_tables_are_keyed_for_the_handlers_and_statuses_expire(built: dict[str, 
 def test_intake_may_only_enqueue_and_keep_statuses(built: dict[str, Built]) -> None:
     b = built["Default"]
     assert b.data_grants(b.pattern.intake) == {
-        b.arn(b.pattern.queue): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
-        b.arn(b.pattern.status_table): ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+        str(b.arn(b.pattern.queue)): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        str(b.arn(b.pattern.status_table)): ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
     }
 
 
 def test_consumer_may_only_append_to_the_store_and_mark_statuses_done(built: dict[str, Built]) -> None:
     b = built["Default"]
     assert b.data_grants(b.pattern.consumer) == {
-        b.arn(b.pattern.store_table): ["dynamodb:PutItem"],
-        b.arn(b.pattern.status_table): ["dynamodb:UpdateItem"],
-        b.arn(b.pattern.idempotency_table): sorted(core.tables.IDEMPOTENCY_ACTIONS),
-        b.arn(b.pattern.queue): [
+        str(b.arn(b.pattern.store_table)): ["dynamodb:PutItem"],
+        str(b.arn(b.pattern.status_table)): ["dynamodb:UpdateItem"],
+        str(b.arn(b.pattern.idempotency_table)): sorted(core.tables.IDEMPOTENCY_ACTIONS),
+        str(b.arn(b.pattern.queue)): [
             "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
             "sqs:ReceiveMessage",
         ],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,6 +16,8 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.scheduled_service import HealthCheck, ScheduledService
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, synth
 
 HOME = HealthCheck(name="Home", url="https://shop.example.com/", body_contains="Welcome")
 API = HealthCheck(url="https://api.example.com/health", expected_status=(200, 204), max_latency=Duration.millis(800))
@@ -25,33 +26,7 @@ EXISTING_KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56
 EXISTING_TABLE = "health-history"
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: ScheduledService
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(construct)]["Properties"]
-
-    def env(self) -> dict[str, Any]:
-        return self.props(self.pattern.function)["Environment"]["Variables"]
-
-    def statements(self) -> list[dict[str, Any]]:
-        role_id = self.stack.get_logical_id(self.pattern.function.role.node.default_child)  # type: ignore[union-attr]
-        return [
-            s for policy in self.template.find_resources("AWS::IAM::Policy").values()
-            if {"Ref": role_id} in policy["Properties"]["Roles"]
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
+Built = _helpers.Built[ScheduledService]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +37,7 @@ def built() -> dict[str, Built]:
     def add(name: str, make=lambda stack: {}) -> None:
         stack = Stack(app, name)
         props = {"checks": [HOME, API], **make(stack)}
-        result[name] = Built(stack, ScheduledService(stack, "HealthCheck", **props), None)  # type: ignore[arg-type]
+        result[name] = Built(stack, ScheduledService(stack, "HealthCheck", **props))
 
     add("Default")
     add("Custom", lambda s: {
@@ -81,9 +56,7 @@ def built() -> dict[str, Built]:
         "handler_code": lambda_.Code.from_inline("def check(event, context):\n    return {'checked': 0}\n"),
         "handler": "index.check",
     })
-    for entry in result.values():
-        entry.template = Template.from_stack(entry.stack)
-    return result
+    return synth(result)
 
 
 # --- schedule and target -------------------------------------------------------------------------
@@ -97,8 +70,8 @@ def test_default_schedule_runs_every_five_minutes_with_dlq_and_retry_policy(buil
     assert rule["State"] == "ENABLED"
     assert len(rule["Targets"]) == 1
     target = rule["Targets"][0]
-    assert target["Arn"] == {"Fn::GetAtt": [b.logical_id(p.function), "Arn"]}
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [b.logical_id(p.dead_letter_queue), "Arn"]}}
+    assert target["Arn"] == b.arn(p.function)
+    assert target["DeadLetterConfig"] == {"Arn": b.arn(p.dead_letter_queue)}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
 
 
@@ -116,13 +89,13 @@ def test_runs_failing_inside_the_function_go_to_the_same_dlq(built, stack: str, 
     p = b.pattern
     b.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
     b.template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
-        "FunctionName": {"Ref": b.logical_id(p.function)},
+        "FunctionName": b.ref(p.function),
         "MaximumRetryAttempts": 2,
         "MaximumEventAgeInSeconds": age,
-        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [b.logical_id(p.dead_letter_queue), "Arn"]}}},
+        "DestinationConfig": {"OnFailure": {"Destination": b.arn(p.dead_letter_queue)}},
     })
-    sends = [s for s in b.statements() if "sqs:SendMessage" in _actions(s)]
-    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [b.logical_id(p.dead_letter_queue), "Arn"]}]
+    sends = [s for s in b.statements(b.pattern.function.role) if "sqs:SendMessage" in action_set(s)]
+    assert [s["Resource"] for s in sends] == [b.arn(p.dead_letter_queue)]
 
 
 def test_lambda_event_age_is_capped_at_its_six_hour_limit() -> None:
@@ -138,13 +111,13 @@ def test_lambda_event_age_is_capped_at_its_six_hour_limit() -> None:
 def test_only_the_rule_may_invoke_the_function_and_fill_the_dlq(built) -> None:
     b = built["Default"]
     p = b.pattern
-    rule_arn = {"Fn::GetAtt": [b.logical_id(p.rule), "Arn"]}
+    rule_arn = b.arn(p.rule)
     b.template.has_resource_properties("AWS::Lambda::Permission", {
         "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com", "SourceArn": rule_arn,
-        "FunctionName": {"Fn::GetAtt": [b.logical_id(p.function), "Arn"]},
+        "FunctionName": b.arn(p.function),
     })
     b.template.has_resource_properties("AWS::SQS::QueuePolicy", {
-        "Queues": [{"Ref": b.logical_id(p.dead_letter_queue)}],
+        "Queues": [b.ref(p.dead_letter_queue)],
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
             "Action": "sqs:SendMessage", "Principal": {"Service": "events.amazonaws.com"},
             "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
@@ -170,7 +143,7 @@ def test_resources_and_alarms(built) -> None:
 
 def test_checks_and_settings_reach_the_function(built) -> None:
     b = built["Default"]
-    env = b.env()
+    env = b.env(b.pattern.function)
     assert json.loads(env["CHECKS"]) == [
         {"name": "Home", "url": "https://shop.example.com/", "expected_status": [200], "max_latency_ms": 2000,
          "body_contains": "Welcome"},
@@ -178,8 +151,8 @@ def test_checks_and_settings_reach_the_function(built) -> None:
          "expected_status": [200, 204], "max_latency_ms": 800, "body_contains": None},
     ]
     assert env["REQUEST_TIMEOUT_SECONDS"] == "5"
-    assert env["ALERT_TOPIC_ARN"] == {"Ref": b.logical_id(b.pattern.alert_topic)}
-    assert env["IDEMPOTENCY_TABLE_NAME"] == {"Ref": b.logical_id(b.pattern.idempotency_table)}
+    assert env["ALERT_TOPIC_ARN"] == b.ref(b.pattern.alert_topic)
+    assert env["IDEMPOTENCY_TABLE_NAME"] == b.ref(b.pattern.idempotency_table)
     assert "RESULTS_TABLE_NAME" not in env
     props = b.props(b.pattern.function)
     assert props["Handler"] == "checker.handler"
@@ -189,14 +162,14 @@ def test_checks_and_settings_reach_the_function(built) -> None:
 def test_function_may_publish_alerts_and_keep_idempotency_records_only(built) -> None:
     b = built["Default"]
     p = b.pattern
-    statements = b.statements()
-    topic_ref = {"Ref": b.logical_id(p.alert_topic)}
-    key_arn = {"Fn::GetAtt": [b.logical_id(p.alert_topic.master_key), "Arn"]}
-    assert any(_actions(s) == {"sns:Publish"} and s["Resource"] == topic_ref for s in statements)
-    assert any(_actions(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == key_arn for s in statements)
-    idempotency = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [b.logical_id(p.idempotency_table), "Arn"]}]
-    assert set().union(*map(_actions, idempotency)) == set(core.tables.IDEMPOTENCY_ACTIONS)
-    assert not any("dynamodb:Scan" in _actions(s) or "dynamodb:Query" in _actions(s) for s in statements)
+    statements = b.statements(b.pattern.function.role)
+    topic_ref = b.ref(p.alert_topic)
+    key_arn = b.arn(p.alert_topic.master_key)
+    assert any(action_set(s) == {"sns:Publish"} and s["Resource"] == topic_ref for s in statements)
+    assert any(action_set(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == key_arn for s in statements)
+    idempotency = [s for s in statements if s["Resource"] == b.arn(p.idempotency_table)]
+    assert set().union(*map(action_set, idempotency)) == set(core.tables.IDEMPOTENCY_ACTIONS)
+    assert not any("dynamodb:Scan" in action_set(s) or "dynamodb:Query" in action_set(s) for s in statements)
 
 
 def test_recorded_results_get_a_table_with_ttl_and_put_only_access(built) -> None:
@@ -209,12 +182,12 @@ def test_recorded_results_get_a_table_with_ttl_and_put_only_access(built) -> Non
                                   {"AttributeName": "checked_at", "KeyType": "RANGE"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["TableName"] == "health-results"
-    env = b.env()
-    assert env["RESULTS_TABLE_NAME"] == {"Ref": b.logical_id(p.table)}
+    env = b.env(b.pattern.function)
+    assert env["RESULTS_TABLE_NAME"] == b.ref(p.table)
     assert env["RESULT_TTL_SECONDS"] == str(7 * 24 * 3600)
     assert env["REQUEST_TIMEOUT_SECONDS"] == "3"
-    on_table = [s for s in b.statements() if s["Resource"] == {"Fn::GetAtt": [b.logical_id(p.table), "Arn"]}]
-    assert [_actions(s) for s in on_table] == [{"dynamodb:PutItem"}]
+    on_table = [s for s in b.statements(b.pattern.function.role) if s["Resource"] == b.arn(p.table)]
+    assert [action_set(s) for s in on_table] == [{"dynamodb:PutItem"}]
 
 
 def test_metric_failed_checks_reads_the_handlers_metric(built) -> None:
@@ -224,7 +197,7 @@ def test_metric_failed_checks_reads_the_handlers_metric(built) -> None:
     assert metric.dimensions == {"service": "HealthCheck"}
     assert metric.statistic == "Sum"
     # the handler's Powertools service name is that dimension
-    assert built["Default"].env()["POWERTOOLS_SERVICE_NAME"] == "HealthCheck"
+    assert built["Default"].env(built["Default"].pattern.function)["POWERTOOLS_SERVICE_NAME"] == "HealthCheck"
 
 
 # --- existing resources and handler swap ---------------------------------------------------------
@@ -234,18 +207,18 @@ def test_existing_alert_topic_is_used_and_no_topic_or_key_is_created(built) -> N
     b = built["Existing"]
     b.template.resource_count_is("AWS::SNS::Topic", 0)
     b.template.resource_count_is("AWS::KMS::Key", 0)
-    assert b.env()["ALERT_TOPIC_ARN"] == EXISTING_TOPIC_ARN
-    statements = b.statements()
-    assert any(_actions(s) == {"sns:Publish"} and s["Resource"] == EXISTING_TOPIC_ARN for s in statements)
-    assert any(_actions(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == EXISTING_KEY_ARN
+    assert b.env(b.pattern.function)["ALERT_TOPIC_ARN"] == EXISTING_TOPIC_ARN
+    statements = b.statements(b.pattern.function.role)
+    assert any(action_set(s) == {"sns:Publish"} and s["Resource"] == EXISTING_TOPIC_ARN for s in statements)
+    assert any(action_set(s) == {"kms:GenerateDataKey", "kms:Decrypt"} and s["Resource"] == EXISTING_KEY_ARN
                for s in statements)
 
 
 def test_existing_results_table_is_used_and_no_results_table_is_created(built) -> None:
     b = built["Existing"]
     b.template.resource_count_is("AWS::DynamoDB::Table", 1)  # the idempotency table only
-    assert b.env()["RESULTS_TABLE_NAME"] == EXISTING_TABLE
-    puts = [s for s in b.statements() if _actions(s) == {"dynamodb:PutItem"}]
+    assert b.env(b.pattern.function)["RESULTS_TABLE_NAME"] == EXISTING_TABLE
+    puts = [s for s in b.statements(b.pattern.function.role) if action_set(s) == {"dynamodb:PutItem"}]
     assert len(puts) == 1 and EXISTING_TABLE in json.dumps(puts[0]["Resource"])
 
 

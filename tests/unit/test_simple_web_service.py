@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,6 +16,8 @@ from aws_cdk.assertions import Match, Template
 from patterns import core
 from patterns.simple_web_service import TABLE_ACTIONS, SimpleWebService
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, synth
 
 EXISTING_TABLE = "shared-items"
 ORDER_SCHEMA = apigw.JsonSchema(
@@ -25,18 +26,7 @@ ORDER_SCHEMA = apigw.JsonSchema(
 )
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: SimpleWebService
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
-
+class Built(_helpers.Built[SimpleWebService]):
     def methods(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Method properties by (HTTP method, resource logical id)."""
         found = {}
@@ -54,7 +44,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
-        stacks[name] = Built(stack, SimpleWebService(stack, "Items", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, SimpleWebService(stack, "Items", **resolved))
 
     add("Default")
     add("Existing", existing_table=lambda s: ddb.Table.from_table_name(s, "Shared", EXISTING_TABLE))
@@ -70,9 +60,7 @@ def built() -> dict[str, Built]:
         function_options=core.FunctionOptions(memory_size=512, timeout=Duration.seconds(5)),
         alarm_options=lambda_alarm_topic(stacks, app),
     )
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 def lambda_alarm_topic(stacks: dict[str, Built], app: Any) -> core.AlarmOptions:
@@ -100,7 +88,7 @@ def test_creates_one_table_function_api_and_the_item_routes(built) -> None:
 
 def test_every_method_is_an_iam_authorized_lambda_proxy_to_the_one_function(built) -> None:
     b = built["Default"]
-    function_arn = {"Fn::GetAtt": [b.logical_id(b.pattern.function), "Arn"]}
+    function_arn = b.arn(b.pattern.function)
     methods = b.methods()
     assert set(methods) == {
         ("POST", b.logical_id(b.pattern.collection)), ("GET", b.logical_id(b.pattern.collection)),
@@ -116,8 +104,8 @@ def test_every_method_is_an_iam_authorized_lambda_proxy_to_the_one_function(buil
 
 def test_every_method_is_validated_and_post_and_put_bodies_against_the_item_model(built) -> None:
     b = built["Default"]
-    validator_ref = {"Ref": b.logical_id(b.pattern.validator)}
-    model_ref = {"Ref": b.logical_id(b.pattern.model)}
+    validator_ref = b.ref(b.pattern.validator)
+    model_ref = b.ref(b.pattern.model)
     for (verb, _), props in b.methods().items():
         assert props["RequestValidatorId"] == validator_ref
         if verb in ("POST", "PUT"):
@@ -186,31 +174,19 @@ def test_function_gets_its_table_resource_and_page_sizes(built) -> None:
         }
     b = built["Default"]
     props = b.resources("AWS::Lambda::Function")[b.logical_id(b.pattern.function)]["Properties"]
-    assert props["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": b.logical_id(b.pattern.table)}
+    assert props["Environment"]["Variables"]["TABLE_NAME"] == b.ref(b.pattern.table)
     assert props["Handler"] == "app.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
 
 
-def _statements_of(b: Built) -> list[dict[str, Any]]:
-    role_id = b.stack.get_logical_id(b.pattern.function.role.node.default_child)  # type: ignore[union-attr]
-    return [
-        s for policy in b.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
 def test_function_may_do_exactly_the_crud_actions_on_its_table_only(built) -> None:
     b = built["Default"]
-    table_statements = [s for s in _statements_of(b) if any(a.startswith("dynamodb:") for a in _actions(s))]
+    table_statements = [
+        s for s in b.statements(b.pattern.function.role) if any(a.startswith("dynamodb:") for a in action_set(s))
+    ]
     assert len(table_statements) == 1
-    assert _actions(table_statements[0]) == set(TABLE_ACTIONS)
-    assert table_statements[0]["Resource"] == {"Fn::GetAtt": [b.logical_id(b.pattern.table), "Arn"]}
+    assert action_set(table_statements[0]) == set(TABLE_ACTIONS)
+    assert table_statements[0]["Resource"] == b.arn(b.pattern.table)
 
 
 def test_api_gateway_may_invoke_the_function_only_from_its_own_methods(built) -> None:
@@ -236,7 +212,7 @@ def test_table_is_keyed_by_id_on_demand_with_point_in_time_recovery(built) -> No
 def test_url_points_at_the_collection(built) -> None:
     b = built["Default"]
     parts = b.stack.resolve(b.pattern.url)["Fn::Join"][1]
-    assert parts[-3:] == ["/", {"Ref": b.logical_id(b.pattern.api.deployment_stage)}, "/items"]
+    assert parts[-3:] == ["/", b.ref(b.pattern.api.deployment_stage), "/items"]
 
 
 def test_grant_invoke_allows_execute_api_on_the_stage_only() -> None:
@@ -280,8 +256,10 @@ def test_existing_table_is_used_and_no_table_is_created(built) -> None:
     b.template.resource_count_is("AWS::DynamoDB::Table", 0)
     props = b.resources("AWS::Lambda::Function")[b.logical_id(b.pattern.function)]["Properties"]
     assert props["Environment"]["Variables"]["TABLE_NAME"] == EXISTING_TABLE
-    [statement] = [s for s in _statements_of(b) if any(a.startswith("dynamodb:") for a in _actions(s))]
-    assert _actions(statement) == set(TABLE_ACTIONS)
+    [statement] = [
+        s for s in b.statements(b.pattern.function.role) if any(a.startswith("dynamodb:") for a in action_set(s))
+    ]
+    assert action_set(statement) == set(TABLE_ACTIONS)
     assert f"table/{EXISTING_TABLE}" in str(statement["Resource"])
 
 

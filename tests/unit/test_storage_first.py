@@ -3,7 +3,6 @@ for both stores (the demo stack covers SQS only, so the Kinesis variant is also 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,6 +26,8 @@ from patterns.storage_first import (
     StorageFirst,
 )
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, synth
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:shared-intake"
 EXISTING_STREAM_ARN = "arn:aws:kinesis:us-east-1:111122223333:stream/shared-intake"
@@ -38,18 +39,7 @@ EVENT_SCHEMA = apigw.JsonSchema(
 )
 
 
-@dataclass
-class Built:
-    stack: Stack
-    pattern: StorageFirst
-    template: Template
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
-
+class Built(_helpers.Built[StorageFirst]):
     def one(self, kind: str) -> dict[str, Any]:
         found = list(self.resources(kind).values())
         assert len(found) == 1, f"expected one {kind}, found {len(found)}"
@@ -57,19 +47,6 @@ class Built:
 
     def function_props(self) -> dict[str, Any]:
         return self.resources("AWS::Lambda::Function")[self.logical_id(self.pattern.function)]["Properties"]
-
-    def statements_of(self, role: iam.IRole) -> list[dict[str, Any]]:
-        role_id = self.stack.get_logical_id(role.node.default_child)
-        return [
-            s for policy in self.resources("AWS::IAM::Policy").values()
-            if {"Ref": role_id} in policy["Properties"]["Roles"]
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +58,7 @@ def built() -> dict[str, Built]:
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
         resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
-        stacks[name] = Built(stack, StorageFirst(stack, "Intake", **resolved), None)  # type: ignore[arg-type]
+        stacks[name] = Built(stack, StorageFirst(stack, "Intake", **resolved))
 
     add("Sqs")
     add("Kinesis", store="kinesis")
@@ -99,9 +76,7 @@ def built() -> dict[str, Built]:
     add("OnDemand", store="kinesis", stream_props={"stream_mode": kinesis.StreamMode.ON_DEMAND})
     add("KinesisOptions", store="kinesis", retry_attempts=7, batch_size=50, partition_key="$input.path('$.kind')",
         stream_props={"retention_period": Duration.hours(48)})
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- no Lambda in the request path ------------------------------------------------------------------
@@ -114,7 +89,7 @@ def test_the_api_integrates_the_store_directly_with_no_function_in_the_request_p
     assert method["HttpMethod"] == "POST"
     assert method["AuthorizationType"] == "AWS_IAM"
     assert method["Integration"]["Type"] == "AWS"
-    assert method["Integration"]["Credentials"] == {"Fn::GetAtt": [b.logical_id(b.pattern.api_role), "Arn"]}
+    assert method["Integration"]["Credentials"] == b.arn(b.pattern.api_role)
     assert method["Integration"]["PassthroughBehavior"] == "NEVER"
     # The only function is the processor and nothing lets API Gateway invoke it.
     b.template.resource_count_is("AWS::Lambda::Function", 1)
@@ -125,8 +100,8 @@ def test_the_api_integrates_the_store_directly_with_no_function_in_the_request_p
 def test_bodies_are_validated_against_the_model_before_they_are_stored(built, stack: str) -> None:
     b = built[stack]
     method = b.one("AWS::ApiGateway::Method")
-    assert method["RequestValidatorId"] == {"Ref": b.logical_id(b.pattern.validator)}
-    assert method["RequestModels"] == {"application/json": {"Ref": b.logical_id(b.pattern.model)}}
+    assert method["RequestValidatorId"] == b.ref(b.pattern.validator)
+    assert method["RequestModels"] == {"application/json": b.ref(b.pattern.model)}
     b.template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True,
     })
@@ -173,9 +148,9 @@ def test_sqs_api_role_may_only_send_messages_to_the_one_queue(built) -> None:
             "Principal": {"Service": "apigateway.amazonaws.com"},
         })]},
     })
-    assert b.statements_of(b.pattern.api_role) == [{
+    assert b.statements(b.pattern.api_role) == [{
         "Action": "sqs:SendMessage", "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [b.logical_id(b.pattern.queue), "Arn"]},
+        "Resource": b.arn(b.pattern.queue),
     }]
 
 
@@ -199,7 +174,7 @@ def test_sqs_processor_reports_batch_item_failures(built) -> None:
     for stack, batch in (("Sqs", 10), ("SqsOptions", 5)):
         b = built[stack]
         mapping = b.one("AWS::Lambda::EventSourceMapping")
-        assert mapping["EventSourceArn"] == {"Fn::GetAtt": [b.logical_id(b.pattern.queue), "Arn"]}
+        assert mapping["EventSourceArn"] == b.arn(b.pattern.queue)
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["BatchSize"] == batch
     assert built["Sqs"].function_props()["Handler"] == "processor.sqs_handler"
@@ -223,7 +198,7 @@ def test_kinesis_integration_puts_the_body_as_one_record(built) -> None:
         "integration.request.header.Content-Type": "'application/x-amz-json-1.1'",
     }
     assert integration["RequestTemplates"]["application/json"] == {"Fn::Join": ["", [
-        '{"StreamName": "', {"Ref": b.logical_id(b.pattern.stream)},
+        '{"StreamName": "', b.ref(b.pattern.stream),
         '", "Data": "$util.base64Encode($input.body)", "PartitionKey": "$context.requestId"}',
     ]]}
 
@@ -235,9 +210,9 @@ def test_kinesis_partition_key_expression_can_be_chosen(built) -> None:
 
 def test_kinesis_api_role_may_only_put_records_into_the_one_stream(built) -> None:
     b = built["Kinesis"]
-    assert b.statements_of(b.pattern.api_role) == [{
+    assert b.statements(b.pattern.api_role) == [{
         "Action": "kinesis:PutRecord", "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [b.logical_id(b.pattern.stream), "Arn"]},
+        "Resource": b.arn(b.pattern.stream),
     }]
 
 
@@ -261,14 +236,14 @@ def test_kinesis_processor_bisects_retries_and_describes_failures_in_the_on_fail
     for stack, retries, batch in (("Kinesis", 3, 100), ("KinesisOptions", 7, 50)):
         b = built[stack]
         mapping = b.one("AWS::Lambda::EventSourceMapping")
-        assert mapping["EventSourceArn"] == {"Fn::GetAtt": [b.logical_id(b.pattern.stream), "Arn"]}
+        assert mapping["EventSourceArn"] == b.arn(b.pattern.stream)
         assert mapping["BisectBatchOnFunctionError"] is True
         assert mapping["MaximumRetryAttempts"] == retries
         assert mapping["BatchSize"] == batch
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["StartingPosition"] == "TRIM_HORIZON"
         assert mapping["DestinationConfig"] == {"OnFailure": {
-            "Destination": {"Fn::GetAtt": [b.logical_id(b.pattern.dead_letter_queue), "Arn"]},
+            "Destination": b.arn(b.pattern.dead_letter_queue),
         }}
     assert built["Kinesis"].function_props()["Handler"] == "processor.kinesis_handler"
 
@@ -291,17 +266,17 @@ def test_kinesis_variant_has_no_unacknowledged_nag_findings(built) -> None:
 @pytest.mark.parametrize("stack", ["Sqs", "Kinesis"])
 def test_processor_may_only_update_its_table_and_use_its_idempotency_table(built, stack: str) -> None:
     b = built[stack]
-    statements = b.statements_of(b.pattern.function.role)  # type: ignore[arg-type]
-    table_arn = {"Fn::GetAtt": [b.logical_id(b.pattern.table), "Arn"]}
-    idem_arn = {"Fn::GetAtt": [b.logical_id(b.pattern.idempotency_table), "Arn"]}
-    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
-    assert {(frozenset(_actions(s)), str(s["Resource"])) for s in dynamo} == {
+    statements = b.statements(b.pattern.function.role)  # type: ignore[arg-type]
+    table_arn = b.arn(b.pattern.table)
+    idem_arn = b.arn(b.pattern.idempotency_table)
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in action_set(s))]
+    assert {(frozenset(action_set(s)), str(s["Resource"])) for s in dynamo} == {
         (frozenset({"dynamodb:UpdateItem"}), str(table_arn)),
         (frozenset(core.tables.IDEMPOTENCY_ACTIONS), str(idem_arn)),
     }
     variables = b.function_props()["Environment"]["Variables"]
-    assert variables["TABLE_NAME"] == {"Ref": b.logical_id(b.pattern.table)}
-    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": b.logical_id(b.pattern.idempotency_table)}
+    assert variables["TABLE_NAME"] == b.ref(b.pattern.table)
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == b.ref(b.pattern.idempotency_table)
     assert variables["IDEMPOTENCY_TTL_SECONDS"] == "3600"
 
 
@@ -340,11 +315,11 @@ def test_existing_queue_is_used_and_no_queue_is_created(built) -> None:
     uri = b.one("AWS::ApiGateway::Method")["Integration"]["Uri"]["Fn::Join"][1]
     assert uri[-1] == ":sqs:path/111122223333/shared-intake"
     assert b.one("AWS::Lambda::EventSourceMapping")["EventSourceArn"] == EXISTING_QUEUE_ARN
-    statements = b.statements_of(b.pattern.api_role)
+    statements = b.statements(b.pattern.api_role)
     assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": EXISTING_QUEUE_ARN} in statements
-    kms_statements = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
+    kms_statements = [s for s in statements if any(a.startswith("kms:") for a in action_set(s))]
     assert len(kms_statements) == 1 and kms_statements[0]["Resource"] == KEY_ARN
-    assert _actions(kms_statements[0]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert action_set(kms_statements[0]) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert set(b.pattern.alarms) == {"ProcessorErrors", "ProcessorThrottles", "QueueOldestMessage"}
 
 
@@ -354,7 +329,7 @@ def test_existing_stream_is_used_and_no_stream_is_created(built) -> None:
     assert b.one("AWS::Lambda::EventSourceMapping")["EventSourceArn"] == EXISTING_STREAM_ARN
     template = b.one("AWS::ApiGateway::Method")["Integration"]["RequestTemplates"]["application/json"]
     assert '"StreamName": "shared-intake"' in template
-    statements = b.statements_of(b.pattern.api_role)
+    statements = b.statements(b.pattern.api_role)
     assert {"Action": "kinesis:PutRecord", "Effect": "Allow", "Resource": EXISTING_STREAM_ARN} in statements
     assert {"Action": "kms:GenerateDataKey", "Effect": "Allow", "Resource": KEY_ARN} in statements
 
@@ -363,7 +338,7 @@ def test_existing_table_is_used_and_only_the_idempotency_table_is_created(built)
     b = built["ExistingTable"]
     b.template.resource_count_is("AWS::DynamoDB::Table", 1)
     assert b.function_props()["Environment"]["Variables"]["TABLE_NAME"] == EXISTING_TABLE
-    statements = b.statements_of(b.pattern.function.role)  # type: ignore[arg-type]
+    statements = b.statements(b.pattern.function.role)  # type: ignore[arg-type]
     [update] = [s for s in statements if s["Action"] == "dynamodb:UpdateItem"]
     assert f"table/{EXISTING_TABLE}" in str(update["Resource"])
 

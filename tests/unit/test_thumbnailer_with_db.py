@@ -12,11 +12,13 @@ from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Annotations, Match
 
 from patterns import core
 from patterns.thumbnailer_with_db import ThumbnailerWithDb
 from tests.conftest import new_app
+from tests.unit import _helpers
+from tests.unit._helpers import action_set, objects, synth
 
 UPLOADS = "shared-uploads"
 THUMBS = "shared-thumbnails"
@@ -26,38 +28,8 @@ INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {'ba
 
 
 @dataclass
-class Built:
-    stack: Stack
-    pattern: ThumbnailerWithDb
-    template: Template | None = None
+class Built(_helpers.Built[ThumbnailerWithDb]):
     role: iam.Role | None = None
-
-    def logical_id(self, construct: Any) -> str:
-        return self.stack.get_logical_id(construct.node.default_child)
-
-    def ref(self, construct: Any) -> dict[str, Any]:
-        return {"Ref": self.logical_id(construct)}
-
-    def arn(self, construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [self.logical_id(construct), "Arn"]}
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        assert self.template is not None
-        return self.template.find_resources(kind)
-
-    def props(self, construct: Any) -> dict[str, Any]:
-        return self.template.to_json()["Resources"][self.logical_id(construct)]["Properties"]
-
-    def env(self, function: lambda_.Function) -> dict[str, Any]:
-        return self.props(function)["Environment"]["Variables"]
-
-    def statements(self, role: iam.IRole) -> list[dict[str, Any]]:
-        role_ref = {"Ref": self.stack.get_logical_id(role.node.default_child)}
-        return [
-            s for policy in self.resources("AWS::IAM::Policy").values()
-            if role_ref in policy["Properties"]["Roles"]
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        ]
 
     def notification_of(self, bucket: Any) -> dict[str, Any]:
         name = self.ref(bucket) if isinstance(bucket, s3.Bucket) else bucket
@@ -67,15 +39,6 @@ class Built:
         ]
         assert len(found) == 1
         return found[0]
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _objects(bucket_arn: Any, pattern: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", [bucket_arn, f"/{pattern}"]]}
 
 
 def _rules(config: dict[str, Any]) -> dict[str, str]:
@@ -125,9 +88,7 @@ def built() -> dict[str, Built]:
     grants.pattern.grant_upload(grants.role)
     grants.pattern.grant_read_thumbnails(grants.role)
     grants.pattern.grant_read_users(grants.role)
-    for entry in stacks.values():
-        entry.template = Template.from_stack(entry.stack)
-    return stacks
+    return synth(stacks)
 
 
 # --- resources and the two stages ---------------------------------------------------------------
@@ -233,26 +194,26 @@ def test_thumbnailer_reads_uploads_and_writes_thumbnails_only(built) -> None:
     b = built["Default"]
     p = b.pattern
     statements = b.statements(p.thumbnailer.role)
-    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
-    assert sorted((sorted(_actions(s)), s["Resource"]) for s in s3_statements) == sorted([
-        (["s3:GetObject"], _objects(b.arn(p.uploads_bucket), "uploads/*")),
-        (["s3:PutObject"], _objects(b.arn(p.thumbnails_bucket), "thumbnails/*")),
+    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in action_set(s))]
+    assert sorted((sorted(action_set(s)), s["Resource"]) for s in s3_statements) == sorted([
+        (["s3:GetObject"], objects(b.arn(p.uploads_bucket), "uploads/*")),
+        (["s3:PutObject"], objects(b.arn(p.thumbnails_bucket), "thumbnails/*")),
     ], key=str)
     assert not any(s["Resource"] == b.arn(p.users_table) for s in statements)
     (idem,) = [s for s in statements if s["Resource"] == b.arn(p.idempotency_table)]
-    assert _actions(idem) == set(core.tables.IDEMPOTENCY_ACTIONS)
+    assert action_set(idem) == set(core.tables.IDEMPOTENCY_ACTIONS)
 
 
 def test_updater_reads_thumbnails_and_only_updates_users(built) -> None:
     b = built["Default"]
     p = b.pattern
     statements = b.statements(p.user_updater.role)
-    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
-    assert [(sorted(_actions(s)), s["Resource"]) for s in s3_statements] == [
-        (["s3:GetObject"], _objects(b.arn(p.thumbnails_bucket), "thumbnails/*"))
+    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in action_set(s))]
+    assert [(sorted(action_set(s)), s["Resource"]) for s in s3_statements] == [
+        (["s3:GetObject"], objects(b.arn(p.thumbnails_bucket), "thumbnails/*"))
     ]
-    on_tables = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
-    assert [(_actions(s), s["Resource"]) for s in on_tables] == [({"dynamodb:UpdateItem"}, b.arn(p.users_table))]
+    on_tables = [s for s in statements if any(a.startswith("dynamodb:") for a in action_set(s))]
+    assert [(action_set(s), s["Resource"]) for s in on_tables] == [({"dynamodb:UpdateItem"}, b.arn(p.users_table))]
 
 
 def test_queue_props_apply_to_their_own_stage(built) -> None:
@@ -266,19 +227,19 @@ def test_grants_cover_uploads_thumbnails_and_user_reads(built) -> None:
     p = b.pattern
     statements = b.statements(b.role)
     s3_statements = sorted(
-        ((sorted(_actions(s)), s["Resource"]) for s in statements if any(a.startswith("s3:") for a in _actions(s))),
+        ((sorted(action_set(s)), s["Resource"]) for s in statements if any(a.startswith("s3:") for a in action_set(s))),
         key=str,
     )
     assert s3_statements == sorted([
-        (["s3:PutObject"], _objects(b.arn(p.uploads_bucket), "uploads/*")),
-        (["s3:GetObject"], _objects(b.arn(p.thumbnails_bucket), "thumbnails/*")),
+        (["s3:PutObject"], objects(b.arn(p.uploads_bucket), "uploads/*")),
+        (["s3:GetObject"], objects(b.arn(p.thumbnails_bucket), "thumbnails/*")),
     ], key=str)
-    table_actions = {a for s in statements for a in _actions(s) if a.startswith("dynamodb:")}
+    table_actions = {a for s in statements for a in action_set(s) if a.startswith("dynamodb:")}
     assert {"dynamodb:GetItem", "dynamodb:Query"} <= table_actions
     assert not {a for a in table_actions if any(w in a for w in ("Put", "Update", "Delete", "Write"))}
     assert all(
         b.arn(p.users_table) == s["Resource"] or b.arn(p.users_table) in s["Resource"]
-        for s in statements if _actions(s) & table_actions
+        for s in statements if action_set(s) & table_actions
     )
 
 
@@ -311,9 +272,9 @@ def test_existing_buckets_and_table_are_used_and_nothing_is_created_for_them(bui
         assert b.notification_of(name)["Managed"] is False
     assert b.env(p.thumbnailer)["THUMBNAILS_BUCKET"] == THUMBS
     assert b.env(p.user_updater)["USERS_TABLE_NAME"] == USERS
-    updates = [s for s in b.statements(p.user_updater.role) if "dynamodb:UpdateItem" in _actions(s)]
+    updates = [s for s in b.statements(p.user_updater.role) if "dynamodb:UpdateItem" in action_set(s)]
     assert len(updates) == 1 and f":table/{USERS}" in str(updates[0]["Resource"])
-    reads = [s for s in b.statements(p.thumbnailer.role) if "s3:GetObject" in _actions(s)]
+    reads = [s for s in b.statements(p.thumbnailer.role) if "s3:GetObject" in action_set(s)]
     assert len(reads) == 1 and f":s3:::{UPLOADS}/uploads/*" in str(reads[0]["Resource"])
 
 
