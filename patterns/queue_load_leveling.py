@@ -213,12 +213,12 @@ class QueueLoadLeveling(Construct):
             batch_size=batch_size, max_batching_window=max_batching_window, max_concurrency=max_concurrency,
         )
 
-        self.api: apigw.RestApi = core.rest_api(
-            self, "Api", description="QueueLoadLeveling: accept requests, report their status", options=api_options
+        validated = core.validated_rest_api(
+            self, "Api", description="QueueLoadLeveling: accept requests, report their status", options=api_options,
+            model_id="RequestModel", schema=request_schema or REQUEST_SCHEMA,
         )
-        core.validation_error_responses(self.api)
-        self.validator = core.validator(self.api)
-        self.model = core.json_model(self.api, "RequestModel", request_schema or REQUEST_SCHEMA)
+        self.api: apigw.RestApi = validated.api
+        self.validator, self.model = validated.validator, validated.model
         integration = apigw.LambdaIntegration(self.intake, allow_test_invoke=False)
         self.requests_resource: apigw.Resource = self.api.root.add_resource("requests")
         self.requests_resource.add_method(

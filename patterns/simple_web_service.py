@@ -122,12 +122,12 @@ class SimpleWebService(Construct):
         )
         self.table.grant(self.function, *TABLE_ACTIONS)
 
-        self.api: apigw.RestApi = core.rest_api(
-            self, "Api", description=f"SimpleWebService: CRUD of /{resource_name}", options=api_options
+        validated = core.validated_rest_api(
+            self, "Api", description=f"SimpleWebService: CRUD of /{resource_name}", options=api_options,
+            model_id="ItemModel", schema=item_schema or ITEM_SCHEMA,
         )
-        core.validation_error_responses(self.api)
-        self.validator = core.validator(self.api)
-        self.model = core.json_model(self.api, "ItemModel", item_schema or ITEM_SCHEMA)
+        self.api: apigw.RestApi = validated.api
+        self.validator, self.model = validated.validator, validated.model
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
         body = {"request_validator": self.validator, "request_models": {"application/json": self.model}}
         path_id = {"method.request.path.id": True}

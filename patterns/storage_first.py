@@ -214,12 +214,12 @@ class StorageFirst(Construct):
             self, "ApiRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             description=f"API Gateway stores requests in the {store} store: one action on one resource",
         )
-        self.api: apigw.RestApi = core.rest_api(
-            self, "Api", description=f"StorageFirst: POST /{resource_name} is stored in {store}", options=api_options
+        validated = core.validated_rest_api(
+            self, "Api", description=f"StorageFirst: POST /{resource_name} is stored in {store}", options=api_options,
+            model_id="SubmissionModel", schema=request_schema or SUBMISSION_SCHEMA,
         )
-        core.validation_error_responses(self.api)
-        self.validator = core.validator(self.api)
-        self.model = core.json_model(self.api, "SubmissionModel", request_schema or SUBMISSION_SCHEMA)
+        self.api: apigw.RestApi = validated.api
+        self.validator, self.model = validated.validator, validated.model
         self.resource: apigw.Resource = self.api.root.add_resource(resource_name)
         self.method = self.resource.add_method(
             "POST", self._integration(),

@@ -6,7 +6,15 @@ APIs or alarms by hand.
 
 from . import nag, validation
 from .alarms import AlarmOptions, PatternAlarms
-from .api import ApiOptions, json_model, rest_api, validation_error_responses, validator
+from .api import (
+    ApiOptions,
+    ValidatedApi,
+    json_model,
+    rest_api,
+    validated_rest_api,
+    validation_error_responses,
+    validator,
+)
 from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
 from .bucket_workers import BucketWorker, bucket_worker, check_no_trigger_loop
 from .buckets import BucketPair, access_log_bucket, bucket, bucket_pair
@@ -51,6 +59,7 @@ __all__ = [
     "FunctionOptions",
     "PatternAlarms",
     "QueuePair",
+    "ValidatedApi",
     "access_log_bucket",
     "bucket",
     "bucket_notification",
@@ -81,6 +90,7 @@ __all__ = [
     "rest_api",
     "table",
     "topic",
+    "validated_rest_api",
     "validation",
     "validation_error_responses",
     "validator",

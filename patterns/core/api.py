@@ -119,3 +119,27 @@ def validation_error_responses(api: apigw.RestApi) -> None:
         api.add_gateway_response(
             construct_id, type=response_type, status_code="400", templates={"application/json": template}
         )
+
+
+@dataclass(frozen=True)
+class ValidatedApi:
+    """A REST API whose JSON bodies are validated against one model before any integration runs."""
+
+    api: apigw.RestApi
+    validator: apigw.RequestValidator
+    model: apigw.Model
+
+
+def validated_rest_api(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    model_id: str,
+    schema: apigw.JsonSchema,
+    options: ApiOptions | None = None,
+) -> ValidatedApi:
+    """``rest_api`` + validation errors that say why + a body-and-parameters validator + the body model."""
+    api = rest_api(scope, construct_id, description=description, options=options)
+    validation_error_responses(api)
+    return ValidatedApi(api, validator(api), json_model(api, model_id, schema))
