@@ -88,11 +88,19 @@ def test_another_process_fires_a_schedule_drains_and_reads_the_journal(server: L
         [*cli, "fire", "Every5Minutes", "--endpoint", server.endpoint], env=env, cwd=REPO, capture_output=True
     )
     assert fired.returncode == 0, fired.stderr
+    drained = subprocess.run([*cli, "drain", "--endpoint", server.endpoint], env=env, cwd=REPO, capture_output=True)
+    assert drained.returncode == 0, drained.stderr
     listed = subprocess.run(
-        [*cli, "drain", "--endpoint", server.endpoint], env=env, cwd=REPO, capture_output=True, text=True
+        [*cli, "invocations", "ControlStack/Tick", "--endpoint", server.endpoint],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert listed.returncode == 0, listed.stderr
-    assert len(server.invocations("Tick")) == 2
+    runs = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["request_id"] for r in runs] == [i.request_id for i in server.invocations("Tick")]
+    assert len(runs) == 2 and all(r["source"].startswith("events:") for r in runs)
 
 
 def test_the_control_client_reports_errors_and_drain_timeouts(server: LocalCloudServer) -> None:
