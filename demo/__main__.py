@@ -54,7 +54,7 @@ def print_synth_summary(seconds: float) -> None:
 
 
 def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]]:
-    from patterns.local import LocalCloudServer
+    from patterns.local import LocalCloudServer, control
 
     rows: list[tuple[str, DriveResult, float]] = []
     with LocalCloudServer() as server:
@@ -107,6 +107,7 @@ def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]
                 session=session,
                 endpoint_url=server.endpoint,
                 api_url=api_url_mapper(server.api_url),
+                fire_schedule=control(server.endpoint).fire_schedule,
             )
             started = time.perf_counter()
             try:

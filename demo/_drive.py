@@ -42,6 +42,8 @@ class DriveContext:
     endpoint_url: str | None = None
     #: maps a deployed API URL (``https://{id}.execute-api...``) to where it is served
     api_url: Callable[[str], str] = lambda url: url
+    #: fires an EventBridge schedule rule now (the local cloud's control plane); None where unsupported
+    fire_schedule: Callable[[str], None] | None = None
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)

@@ -38,4 +38,11 @@ def drive_context(cloud: LocalCloud, stack: DeployedStack, **extra: Any) -> Driv
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=cloud.region
     )
-    return DrainingDriveContext(stack_id=stack.name, outputs=dict(stack.outputs), session=session, cloud=cloud, **extra)
+    return DrainingDriveContext(
+        stack_id=stack.name,
+        outputs=dict(stack.outputs),
+        session=session,
+        cloud=cloud,
+        fire_schedule=cloud.fire_schedule,
+        **extra,
+    )
