@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ CALLS = []
 def handler(event, context):
     CALLS.append(context.aws_request_id)
     time.sleep(event.get("sleep", 0))
+    release = event.get("hold_until_exists")
+    deadline = time.monotonic() + 10
+    while release and not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.01)
     print("hello from", context.function_name)
     import logging
     logging.getLogger().warning("warned %s", models.VALUE)
@@ -218,18 +223,24 @@ def test_output_goes_to_the_function_log_group(cloud: LocalCloud, assembly: Path
     assert lines[-1].startswith("REPORT RequestId:")
 
 
-def test_sync_invoke_over_reserved_concurrency_is_throttled(cloud: LocalCloud, assembly: Path) -> None:
-    # GIVEN a function with reserved concurrency 1 that is busy
+def test_sync_invoke_over_reserved_concurrency_is_throttled(
+    cloud: LocalCloud, assembly: Path, tmp_path: Path
+) -> None:
+    # GIVEN a function with reserved concurrency 1 that stays busy until the test releases it
     name = cloud.deploy(assembly, "RuntimeStack").resource_by_path("Single").physical_id
-    busy = threading.Thread(target=cloud.invoke, args=(name, {"sleep": 0.5}))
+    release = tmp_path / "release"
+    busy = threading.Thread(target=cloud.invoke, args=(name, {"hold_until_exists": str(release)}))
     busy.start()
     while not cloud.core.runtime.inflight(name):
-        pass
+        time.sleep(0.001)
 
     # WHEN a second synchronous invoke arrives
-    with pytest.raises(ClientError) as raised:
-        cloud.client("lambda").invoke(FunctionName=name, Payload=b"{}")
-    busy.join()
+    try:
+        with pytest.raises(ClientError) as raised:
+            cloud.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    finally:
+        release.touch()
+        busy.join()
 
     # THEN it is throttled, and the journal records the throttle
     assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
