@@ -35,6 +35,9 @@ test: setup  ## the whole suite
 serve: setup  ## keep a local cloud running for your own `cdk deploy` / aws CLI calls
 	$(BIN)/python -m patterns.local serve
 
+lint: setup
+	$(BIN)/ruff check .
+
 bench: setup
 	$(BIN)/python -m bench.synth
 	$(BIN)/python -m bench.local

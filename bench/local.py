@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from demo.__main__ import OUT, deploy_and_drive, synth
+from demo.__main__ import OUT, deploy_and_drive, print_rows, synth
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = deploy_and_drive(env)
     server_seconds = time.perf_counter() - started
+    print_rows(rows)
     ok = sum(result.ok for _, result, _ in rows)
 
     from patterns import catalog
