@@ -677,16 +677,23 @@ def _http_call(
 # ---------------------------------------------------------------------------------------------
 
 
-class _RestInvocation:
-    """One request against a REST API stage, following API Gateway's request pipeline."""
+class _Invocation:
+    """One request against an API stage: what REST and HTTP APIs both start from."""
 
-    def __init__(self, door: FrontDoor, api: Any, stage: Any, request: _Request) -> None:
+    def __init__(self, door: FrontDoor, api: Any, stage: Any, request: _Request, stage_variables: Any) -> None:
         self.door = door
         self.api = api
         self.stage = stage
         self.request = request
-        self.stage_variables: dict[str, str] = dict(stage.variables or {})
+        self.stage_variables: dict[str, str] = dict(stage_variables or {})
         self.path_params: dict[str, str] = {}
+
+
+class _RestInvocation(_Invocation):
+    """One request against a REST API stage, following API Gateway's request pipeline."""
+
+    def __init__(self, door: FrontDoor, api: Any, stage: Any, request: _Request) -> None:
+        super().__init__(door, api, stage, request, stage.variables)
         self.resource: Any = None
         self.resource_path = ""
         self.method: Any = None
@@ -1430,10 +1437,15 @@ def _proxy_response(result: Any) -> _Reply | None:
         if not isinstance(values, list):
             return None
         headers.extend((name, _scalar(v)) for v in values)
+    return _proxy_reply(status, headers, body, result.get("isBase64Encoded"))
+
+
+def _proxy_reply(status: int, headers: list[tuple[str, str]], body: str | None, base64_encoded: Any) -> _Reply | None:
+    """The reply of a Lambda proxy result (JSON unless it names a Content-Type); None for bad base64."""
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))
     payload = (body or "").encode("utf-8")
-    if result.get("isBase64Encoded") and body:
+    if base64_encoded and body:
         try:
             payload = base64.b64decode(body)
         except ValueError:
@@ -1466,18 +1478,13 @@ _SUBTYPES = {
 }
 
 
-class _HttpInvocation:
+class _HttpInvocation(_Invocation):
     """One request against an HTTP API stage."""
 
     def __init__(self, door: FrontDoor, api: Any, stage: Any, request: _Request) -> None:
-        self.door = door
-        self.api = api
-        self.stage = stage
-        self.request = request
-        self.stage_variables: dict[str, str] = dict(stage.stage_variables or {})
+        super().__init__(door, api, stage, request, stage.stage_variables)
         self.route: Any = None
         self.route_key = "$default"
-        self.path_params: dict[str, str] = {}
         self.authorizer: dict[str, Any] | None = None
 
     def run(self) -> _Reply:
@@ -1896,13 +1903,5 @@ def _v2_response(result: Any) -> _Reply | None:
             body = json.dumps(body)
         headers = [(k, _scalar(v)) for k, v in (result.get("headers") or {}).items()]
         headers += [("Set-Cookie", str(c)) for c in result.get("cookies") or []]
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            headers.append(("Content-Type", "application/json"))
-        payload = (body or "").encode("utf-8")
-        if result.get("isBase64Encoded") and body:
-            try:
-                payload = base64.b64decode(body)
-            except ValueError:
-                return None
-        return _Reply(status, headers, payload)
+        return _proxy_reply(status, headers, body, result.get("isBase64Encoded"))
     return _Reply(200, [("Content-Type", "application/json")], json.dumps(result).encode())

@@ -33,6 +33,8 @@ from moto.apigatewayv2.models import ApiGatewayV2Backend, apigatewayv2_backends
 from moto.core.common_models import CloudFormationModel
 from moto.s3.models import s3_backends
 
+from .cfn import TypedModel
+
 __all__ = ["MODELS", "install"]
 
 # What deleting a child of an already deleted API raises; deletion order in moto's stack is arbitrary.
@@ -103,14 +105,14 @@ def _read_s3_body(location: dict[str, Any], account_id: str) -> dict[str, Any]:
     return yaml.safe_load(key.value.decode("utf-8"))
 
 
-class _Handle:
+class _Handle(TypedModel):
     """What moto's stack keeps for a resource: its Ref value, attributes, update and delete.
 
     Subclasses set ``CFN_TYPE`` and implement ``_create`` (returning the handle) and ``_remove``;
     ``_apply`` re-applies properties in place for types whose physical id must survive updates.
+    ``ATTRIBUTES`` are the GetAtt names; each is the physical id unless ``_attribute`` says otherwise.
     """
 
-    CFN_TYPE: ClassVar[str] = ""
     ATTRIBUTES: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, account_id: str, region_name: str, physical_id: str, **ids: Any) -> None:
@@ -122,14 +124,6 @@ class _Handle:
     @property
     def physical_resource_id(self) -> str:
         return self._physical_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return cls.CFN_TYPE
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -143,7 +137,8 @@ class _Handle:
         return self._attribute(attribute_name)
 
     def _attribute(self, name: str) -> Any:
-        raise NotImplementedError(name)
+        """An attribute of ``ATTRIBUTES``: the physical id unless a type has more to offer."""
+        return self._physical_id
 
     def is_created(self) -> bool:
         return True
@@ -263,9 +258,6 @@ class ResourceModel(_Handle, CloudFormationModel):
         )
         return cls(account_id, region_name, resource.id, api_id=api_id)
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v1(self.account_id, self.region_name).delete_resource(self.ids["api_id"], self._physical_id)
 
@@ -379,9 +371,6 @@ class DeploymentModel(_Handle, CloudFormationModel):
             stage = backend.get_stage(api_id, stage_name)
             _apply_stage_settings(stage, stage_props)
         return cls(account_id, region_name, deployment.id, api_id=api_id, stage_name=stage_name)
-
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
 
     def _remove(self) -> None:
         api = _v1(self.account_id, self.region_name).get_rest_api(self.ids["api_id"])
@@ -525,9 +514,6 @@ class RequestValidatorModel(_Handle, CloudFormationModel):
         validator.validate_request_parameters = _bool(props.get("ValidateRequestParameters"))
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v1(self.account_id, self.region_name).delete_request_validator(self.ids["api_id"], self._physical_id)
 
@@ -599,9 +585,6 @@ class AuthorizerModel(_Handle, CloudFormationModel):
         authorizer.authorizer_result_ttl = 300 if ttl is None else int(ttl)
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v1(self.account_id, self.region_name).delete_authorizer(self.ids["api_id"], self._physical_id)
 
@@ -645,9 +628,6 @@ class UsagePlanModel(_Handle, CloudFormationModel):
         plan.quota = payload.get("quota") or {}
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         backend = _v1(self.account_id, self.region_name)
         backend.delete_usage_plan(self._physical_id)
@@ -686,9 +666,6 @@ class ApiKeyModel(_Handle, CloudFormationModel):
         key.stage_keys = [f"{k['RestApiId']}/{k['StageName']}" for k in props.get("StageKeys") or []]
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v1(self.account_id, self.region_name).delete_api_key(self._physical_id)
 
@@ -706,9 +683,6 @@ class UsagePlanKeyModel(_Handle, CloudFormationModel):
             plan_id, {"keyId": props["KeyId"], "keyType": props.get("KeyType") or "API_KEY"}
         )
         return cls(account_id, region_name, props["KeyId"], plan_id=plan_id)
-
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
 
     def _remove(self) -> None:
         _v1(self.account_id, self.region_name).delete_usage_plan_key(self.ids["plan_id"], self._physical_id)
@@ -913,9 +887,6 @@ class HttpIntegrationModel(_Handle, CloudFormationModel):
             integration.timeout_in_millis = int(args["timeout_in_millis"])
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v2(self.account_id, self.region_name).delete_integration(self.ids["api_id"], self._physical_id)
 
@@ -957,9 +928,6 @@ class HttpRouteModel(_Handle, CloudFormationModel):
         route.request_parameters = route.request_parameters or {}
         return True
 
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
-
     def _remove(self) -> None:
         _v2(self.account_id, self.region_name).delete_route(self.ids["api_id"], self._physical_id)
 
@@ -1000,9 +968,6 @@ class HttpAuthorizerModel(_Handle, CloudFormationModel):
         for attribute, value in _v2_authorizer_args(props, props.get("Name") or authorizer.name).items():
             setattr(authorizer, attribute, value)
         return True
-
-    def _attribute(self, name: str) -> Any:
-        return self._physical_id
 
     def _remove(self) -> None:
         _v2(self.account_id, self.region_name).delete_authorizer(self.ids["api_id"], self._physical_id)

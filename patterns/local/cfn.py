@@ -19,7 +19,7 @@ import json
 import traceback
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from moto.core.common_models import CloudFormationModel
 
@@ -59,8 +59,34 @@ def _cfn_error(message: str) -> LocalCloudError:
     return LocalCloudError(message)
 
 
-class _LocalModel(CloudFormationModel):
-    """Base of the models the local cloud adds: a physical id and a dict of GetAtt attributes."""
+class TypedModel:
+    """The type half of moto's CloudFormationModel protocol, from class attributes.
+
+    ``CFN_TYPE`` is the resource type; ``NAME_PROPERTY`` the property that names the physical
+    resource ("" where there is none: moto then generates no name).
+    """
+
+    CFN_TYPE: ClassVar[str] = ""
+    NAME_PROPERTY: ClassVar[str] = ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
+
+class _LocalModel(TypedModel, CloudFormationModel):
+    """Base of the models the local cloud adds: a physical id and a dict of GetAtt attributes.
+
+    Subclasses set ``CFN_TYPE`` (and ``NAME_PROPERTY``), implement ``_create`` from the resource's
+    properties and, where deleting does anything, ``_delete``; ``GONE`` lists what a delete may
+    raise for a resource that is gone already (ignored).
+    """
+
+    GONE: ClassVar[tuple[type[Exception], ...]] = ()
 
     def __init__(self, physical_id: str, attributes: Mapping[str, Any] | None = None) -> None:
         self._physical_id = physical_id
@@ -78,10 +104,6 @@ class _LocalModel(CloudFormationModel):
         if attribute_name in self.attributes:
             return self.attributes[attribute_name]
         raise _cfn_error(f"{self.cloudformation_type()} has no attribute {attribute_name} locally")
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
@@ -101,18 +123,31 @@ class _LocalModel(CloudFormationModel):
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        return cls._create(resource_name, cloudformation_json["Properties"], account_id, region_name, **kwargs)
+
+    @classmethod
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
+        with contextlib.suppress(*cls.GONE):
+            cls._delete(resource_name, account_id, region_name)
+
+    @classmethod
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         return None
 
 
 class InertResource(_LocalModel):
     """A resource of an INERT type: it exists for Ref / GetAtt, and does nothing."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "LocalCloud::Inert"
+    CFN_TYPE = "LocalCloud::Inert"
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
         return f"{self._physical_id}.{attribute_name}"
@@ -121,27 +156,24 @@ class InertResource(_LocalModel):
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> InertResource:
-        return cls(resource_name)
+        return cls(resource_name)  # inert resources may have no Properties at all
 
 
 class SnsSubscription(_LocalModel):
     """AWS::SNS::Subscription with filter policy (and scope), raw delivery and redrive policy."""
 
+    CFN_TYPE = "AWS::SNS::Subscription"
+
     def __init__(self, arn: str, account_id: str, region: str, properties: Mapping[str, Any]) -> None:
         super().__init__(arn, {"Arn": arn})
         self.account_id, self.region, self.properties = account_id, region, dict(properties)
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> SnsSubscription:
         from moto.sns.models import sns_backends
 
-        props = cloudformation_json["Properties"]
         topic_arn = props["TopicArn"]
         backend = sns_backends[topic_arn.split(":")[4]][topic_arn.split(":")[3]]
         subscription = backend.subscribe(topic_arn, props["Endpoint"], props["Protocol"])
@@ -167,9 +199,7 @@ class SnsSubscription(_LocalModel):
         sns_backends[arn.split(":")[4]][arn.split(":")[3]].unsubscribe(arn)
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.sns.models import sns_backends
 
         sns_backends[resource_name.split(":")[4]][resource_name.split(":")[3]].unsubscribe(resource_name)
@@ -178,17 +208,14 @@ class SnsSubscription(_LocalModel):
 class SqsQueuePolicy(_LocalModel):
     """AWS::SQS::QueuePolicy: sets the Policy attribute of each queue (not enforced locally)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
+    CFN_TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> SqsQueuePolicy:
         from moto.sqs.models import sqs_backends
 
-        props = cloudformation_json["Properties"]
         for url in props.get("Queues", []):
             name = url.rstrip("/").split("/")[-1]
             sqs_backends[account_id][region_name].set_queue_attributes(
@@ -202,17 +229,14 @@ class SqsQueuePolicy(_LocalModel):
 class SnsTopicPolicy(_LocalModel):
     """AWS::SNS::TopicPolicy: sets each topic's policy (not enforced locally)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
+    CFN_TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> SnsTopicPolicy:
         from moto.sns.models import sns_backends
 
-        props = cloudformation_json["Properties"]
         for arn in props.get("Topics", []):
             sns_backends[account_id][region_name].set_topic_attribute(
                 arn, "Policy", _policy_text(props["PolicyDocument"])
@@ -223,17 +247,14 @@ class SnsTopicPolicy(_LocalModel):
 class S3BucketPolicy(_LocalModel):
     """AWS::S3::BucketPolicy (the CDK bootstrap stack has one)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
+    CFN_TYPE = "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> S3BucketPolicy:
         from moto.s3.models import s3_backends
 
-        props = cloudformation_json["Properties"]
         s3_backends[account_id]["aws"].put_bucket_policy(
             props["Bucket"], _policy_text(props["PolicyDocument"]).encode()
         )
@@ -243,17 +264,15 @@ class S3BucketPolicy(_LocalModel):
 class LambdaEventInvokeConfig(_LocalModel):
     """AWS::Lambda::EventInvokeConfig: retries, max event age and destinations of async invokes."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::EventInvokeConfig"
+    CFN_TYPE = "AWS::Lambda::EventInvokeConfig"
+    GONE = (Exception,)  # the function is gone already
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> LambdaEventInvokeConfig:
         from moto.awslambda.utils import get_backend
 
-        props = cloudformation_json["Properties"]
         config = {
             k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in props
         }
@@ -269,29 +288,21 @@ class LambdaEventInvokeConfig(_LocalModel):
         return model
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.awslambda.utils import get_backend
 
-        with contextlib.suppress(Exception):  # the function is gone already
-            get_backend(account_id, region_name).get_function(resource_name.split(":")[0]).event_invoke_config = []
+        get_backend(account_id, region_name).get_function(resource_name.split(":")[0]).event_invoke_config = []
 
 
 class LambdaAlias(_LocalModel):
     """AWS::Lambda::Alias."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Alias"
+    CFN_TYPE = "AWS::Lambda::Alias"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> LambdaAlias:
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> LambdaAlias:
         from moto.awslambda.utils import get_backend
 
-        props = cloudformation_json["Properties"]
         backend = get_backend(account_id, region_name)
         fn = backend.get_function(props["FunctionName"])
         alias = backend.create_alias(
@@ -307,17 +318,13 @@ class LambdaAlias(_LocalModel):
 class LambdaUrl(_LocalModel):
     """AWS::Lambda::Url: the URL config exists; calling it needs the front door (not served here)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Url"
+    CFN_TYPE = "AWS::Lambda::Url"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> LambdaUrl:
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> LambdaUrl:
         from moto.awslambda.utils import get_backend
 
-        props = dict(cloudformation_json["Properties"])
+        props = dict(props)
         target = props.pop("TargetFunctionArn")
         props.pop("Qualifier", None)
         backend = get_backend(account_id, region_name)
@@ -329,21 +336,15 @@ class LambdaUrl(_LocalModel):
 class CloudWatchAlarm(_LocalModel):
     """AWS::CloudWatch::Alarm: stored in moto's CloudWatch (alarms are not evaluated locally)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    CFN_TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> CloudWatchAlarm:
         from moto.cloudwatch.models import MetricDataQuery, cloudwatch_backends
 
-        props = cloudformation_json["Properties"]
         queries = None
         if props.get("Metrics"):
             queries = [
@@ -382,9 +383,7 @@ class CloudWatchAlarm(_LocalModel):
         return cls(resource_name, {"Arn": alarm.alarm_arn})
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
         cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
@@ -396,17 +395,14 @@ class CloudWatchAlarm(_LocalModel):
 class LogsMetricFilter(_LocalModel):
     """AWS::Logs::MetricFilter (stored; metrics are not computed locally)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Logs::MetricFilter"
+    CFN_TYPE = "AWS::Logs::MetricFilter"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> LogsMetricFilter:
         from moto.logs.models import logs_backends
 
-        props = cloudformation_json["Properties"]
         name = props.get("FilterName", resource_name)
         logs_backends[account_id][region_name].put_metric_filter(
             name, props.get("FilterPattern", ""), props["LogGroupName"], props.get("MetricTransformations", [])
@@ -417,45 +413,38 @@ class LogsMetricFilter(_LocalModel):
 class SchedulerScheduleGroup(_LocalModel):
     """AWS::Scheduler::ScheduleGroup."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::ScheduleGroup"
+    CFN_TYPE = "AWS::Scheduler::ScheduleGroup"
+    GONE = (Exception,)  # deleted already
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> SchedulerScheduleGroup:
         from moto.scheduler.models import scheduler_backends
 
-        props = cloudformation_json["Properties"]
         name = props.get("Name", resource_name)
         group = scheduler_backends[account_id][region_name].create_schedule_group(name, props.get("Tags", []))
         return cls(name, {"Arn": group.arn})
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.scheduler.models import scheduler_backends
 
-        with contextlib.suppress(Exception):  # gone already
-            scheduler_backends[account_id][region_name].delete_schedule_group(resource_name)
+        scheduler_backends[account_id][region_name].delete_schedule_group(resource_name)
 
 
 class SchedulerSchedule(_LocalModel):
     """AWS::Scheduler::Schedule: stored in moto; ``LocalCloud.fire_schedule`` runs its target."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
+    CFN_TYPE = "AWS::Scheduler::Schedule"
+    GONE = (Exception,)  # deleted already
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> SchedulerSchedule:
         from moto.scheduler.models import scheduler_backends
 
-        props = cloudformation_json["Properties"]
         name = props.get("Name", resource_name)
         group = props.get("GroupName", "default")
         schedule = scheduler_backends[account_id][region_name].create_schedule(
@@ -477,14 +466,11 @@ class SchedulerSchedule(_LocalModel):
         return model
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.scheduler.models import scheduler_backends
 
         group, _, name = resource_name.rpartition("/")
-        with contextlib.suppress(Exception):  # gone already
-            scheduler_backends[account_id][region_name].delete_schedule(group or None, name)
+        scheduler_backends[account_id][region_name].delete_schedule(group or None, name)
 
 
 class FirehoseDeliveryStream(_LocalModel):
@@ -494,21 +480,16 @@ class FirehoseDeliveryStream(_LocalModel):
     applied locally).
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::KinesisFirehose::DeliveryStream"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "DeliveryStreamName"
+    CFN_TYPE = "AWS::KinesisFirehose::DeliveryStream"
+    NAME_PROPERTY = "DeliveryStreamName"
+    GONE = (Exception,)  # deleted already
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> FirehoseDeliveryStream:
         from moto.firehose.models import firehose_backends
 
-        props = cloudformation_json["Properties"]
         name = props.get("DeliveryStreamName", resource_name)[:64]
         backend = firehose_backends[account_id][region_name]
         backend.create_delivery_stream(
@@ -531,33 +512,23 @@ class FirehoseDeliveryStream(_LocalModel):
         return cls(name, {"Arn": arn})
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.firehose.models import firehose_backends
 
-        with contextlib.suppress(Exception):  # gone already
-            firehose_backends[account_id][region_name].delete_delivery_stream(resource_name)
+        firehose_backends[account_id][region_name].delete_delivery_stream(resource_name)
 
 
 class PipesPipe(_LocalModel):
     """AWS::Pipes::Pipe with an SQS source (polled locally; see pollers.PipePoller)."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Pipes::Pipe"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    CFN_TYPE = "AWS::Pipes::Pipe"
+    NAME_PROPERTY = "Name"
+    GONE = (Exception,)  # deleted already
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> PipesPipe:
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> PipesPipe:
         from moto.pipes.models import pipes_backends
 
-        props = cloudformation_json["Properties"]
         if props["Source"].split(":")[2] != "sqs":
             raise LocalCloudError(
                 f"{kwargs.get('LogicalId', resource_name)} (AWS::Pipes::Pipe): only SQS sources run locally, "
@@ -582,33 +553,22 @@ class PipesPipe(_LocalModel):
         return cls(name, {"Arn": pipe.arn})
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
         from moto.pipes.models import pipes_backends
 
-        with contextlib.suppress(Exception):  # gone already
-            pipes_backends[account_id][region_name].delete_pipe(resource_name)
+        pipes_backends[account_id][region_name].delete_pipe(resource_name)
 
 
 class DynamoDbGlobalTable(_LocalModel):
     """AWS::DynamoDB::GlobalTable (CDK's TableV2), as a table in the deployment region."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::DynamoDB::GlobalTable"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "TableName"
+    CFN_TYPE = "AWS::DynamoDB::GlobalTable"
+    NAME_PROPERTY = "TableName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> Any:
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
         from moto.dynamodb.models import Table
 
-        props = cloudformation_json["Properties"]
         replica = next((r for r in props.get("Replicas", []) if r.get("Region") == region_name), {})
         table_props: dict[str, Any] = {
             k: props[k]
@@ -671,16 +631,14 @@ def _update_table(table: Any, props: Mapping[str, Any], account_id: str, region_
     _apply_ttl(table, props.get("TimeToLiveSpecification"), account_id, region_name)
 
 
-class StateMachineModel:
+class StateMachineModel(TypedModel):
     """AWS::StepFunctions::StateMachine on moto's executing (ASL interpreter) backend.
 
     moto's own model reads only DefinitionString; CDK may also emit Definition (an object) and
-    DefinitionSubstitutions. (A plain class: moto's type must keep its own model registered.)
+    DefinitionSubstitutions. (Not a CloudFormationModel: moto's type must keep its own model registered.)
     """
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::StepFunctions::StateMachine"
+    CFN_TYPE = "AWS::StepFunctions::StateMachine"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 import threading
@@ -19,6 +20,11 @@ from .runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+
+
+def _moto_backend(module: str, backends: str, account_id: str, region: str) -> Any:
+    """moto's backend of one service for an account and region (imported when first needed)."""
+    return getattr(importlib.import_module(module), backends)[account_id][region]
 
 
 class CloudCore:
@@ -117,45 +123,31 @@ class CloudCore:
 
     @staticmethod
     def lambda_backend(account_id: str, region: str) -> Any:
-        from moto.awslambda.models import lambda_backends
-
-        return lambda_backends[account_id][region]
+        return _moto_backend("moto.awslambda.models", "lambda_backends", account_id, region)
 
     @staticmethod
     def sqs_backend(account_id: str, region: str) -> Any:
-        from moto.sqs.models import sqs_backends
-
-        return sqs_backends[account_id][region]
+        return _moto_backend("moto.sqs.models", "sqs_backends", account_id, region)
 
     @staticmethod
     def sns_backend(account_id: str, region: str) -> Any:
-        from moto.sns.models import sns_backends
-
-        return sns_backends[account_id][region]
+        return _moto_backend("moto.sns.models", "sns_backends", account_id, region)
 
     @staticmethod
     def events_backend(account_id: str, region: str) -> Any:
-        from moto.events.models import events_backends
-
-        return events_backends[account_id][region]
+        return _moto_backend("moto.events.models", "events_backends", account_id, region)
 
     @staticmethod
     def logs_backend(account_id: str, region: str) -> Any:
-        from moto.logs.models import logs_backends
-
-        return logs_backends[account_id][region]
+        return _moto_backend("moto.logs.models", "logs_backends", account_id, region)
 
     @staticmethod
     def kinesis_backend(account_id: str, region: str) -> Any:
-        from moto.kinesis.models import kinesis_backends
-
-        return kinesis_backends[account_id][region]
+        return _moto_backend("moto.kinesis.models", "kinesis_backends", account_id, region)
 
     @staticmethod
     def sfn_backend(account_id: str, region: str) -> Any:
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        return stepfunctions_parser_backends[account_id][region]
+        return _moto_backend("moto.stepfunctions.parser.models", "stepfunctions_parser_backends", account_id, region)
 
     @staticmethod
     def stream_table(account_id: str, region: str, stream_arn: str) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from .cfn import TypedModel
 from .errors import LocalCloudError
 
 
@@ -254,7 +255,7 @@ def _invoke_provider(function_ref: str, event: dict[str, Any]) -> Any:
     return core.invoke(function_ref, event, source="cloudformation")
 
 
-def _run_lambda_provider(
+def _handle(
     request: str,
     resource_type: str,
     logical_id: str,
@@ -263,6 +264,11 @@ def _run_lambda_provider(
     old: Mapping[str, Any] | None,
     physical: str | None,
 ) -> tuple[str, dict[str, Any]]:
+    """Run one Create / Update / Delete request: natively for the custom resource types CDK itself
+    generates, else through the ServiceToken's Lambda function. Returns (physical id, data)."""
+    native = NATIVE_HANDLERS.get(resource_type)
+    if native is not None:
+        return native(request, props, physical)
     core = _core()
     token = props["ServiceToken"]
     spec = core.function_spec(token)
@@ -316,8 +322,10 @@ def _run_lambda_provider(
     return str(response.get("PhysicalResourceId") or physical or request_id), dict(response.get("Data") or {})
 
 
-class CustomResource(CloudFormationModel):
+class CustomResource(TypedModel, CloudFormationModel):
     """A Custom::* or AWS::CloudFormation::CustomResource resource, created synchronously."""
+
+    CFN_TYPE = "AWS::CloudFormation::CustomResource"
 
     def __init__(
         self,
@@ -335,14 +343,6 @@ class CustomResource(CloudFormationModel):
         self.data = data
         self.properties = properties
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFormation::CustomResource"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
     @property
     def physical_resource_id(self) -> str:
         return self.physical_id
@@ -356,21 +356,6 @@ class CustomResource(CloudFormationModel):
             return self.data[attribute_name]
         raise LocalCloudError(f"{self.logical_id} ({self.resource_type}) returned no attribute {attribute_name}")
 
-    @staticmethod
-    def _handle(
-        request: str,
-        resource_type: str,
-        logical_id: str,
-        stack_id: str,
-        props: Mapping[str, Any],
-        old: Mapping[str, Any] | None,
-        physical: str | None,
-    ) -> tuple[str, dict[str, Any]]:
-        native = NATIVE_HANDLERS.get(resource_type)
-        if native is not None:
-            return native(request, props, physical)
-        return _run_lambda_provider(request, resource_type, logical_id, stack_id, props, old, physical)
-
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
@@ -381,7 +366,7 @@ class CustomResource(CloudFormationModel):
         )
         logical_id = kwargs.get("LogicalId", resource_name)
         stack_id = kwargs.get("StackId", "")
-        physical, data = cls._handle("Create", resource_type, logical_id, stack_id, props, None, None)
+        physical, data = _handle("Create", resource_type, logical_id, stack_id, props, None, None)
         return cls(resource_type, logical_id, stack_id, physical, data, props)
 
     @classmethod
@@ -390,7 +375,7 @@ class CustomResource(CloudFormationModel):
     ) -> CustomResource:
         props = dict(cloudformation_json.get("Properties") or {})
         resource = original_resource
-        physical, data = cls._handle(
+        physical, data = _handle(
             "Update",
             resource.resource_type,
             resource.logical_id,
@@ -402,9 +387,7 @@ class CustomResource(CloudFormationModel):
         return cls(resource.resource_type, resource.logical_id, resource.stack_id, physical, data, props)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self._handle(
-            "Delete", self.resource_type, self.logical_id, self.stack_id, self.properties, None, self.physical_id
-        )
+        _handle("Delete", self.resource_type, self.logical_id, self.stack_id, self.properties, None, self.physical_id)
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]

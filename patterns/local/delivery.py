@@ -457,10 +457,8 @@ def _call_target(
             ]
         )
     elif service == "logs":
-        from moto.logs.models import logs_backends
-
         group = arn.split(":log-group:")[1].split(":")[0]
-        logs = logs_backends[account][region]
+        logs = core.logs_backend(account, region)
         stream = str(uuid.uuid4())
         logs.create_log_stream(group, stream)
         logs.put_log_events(group, stream, [{"timestamp": int(time.time() * 1000), "message": body}])

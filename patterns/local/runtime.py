@@ -432,23 +432,7 @@ class LambdaRuntime:
             self._acquire(spec)
         except FunctionThrottled:
             now = time.time()
-            self._journal.record(
-                Invocation(
-                    function_name=spec.name,
-                    function_arn=spec.arn,
-                    request_id=request_id,
-                    source=source,
-                    event=event,
-                    result=None,
-                    error=None,
-                    started_at=now,
-                    ended_at=now,
-                    thread=threading.current_thread().name,
-                    logs="",
-                    throttled=True,
-                    clock_skew=self._clock_skew(),
-                )
-            )
+            self._record(spec, request_id, source, event, now, now, result=None, error=None, logs="", throttled=True)
             raise
         started = time.time()
         try:
@@ -468,6 +452,34 @@ class LambdaRuntime:
         ]
         self._write_logs(spec, log_stream, report)
         outcome.logs = "\n".join(report)
+        self._record(
+            spec,
+            request_id,
+            source,
+            event,
+            started,
+            ended,
+            result=outcome.result,
+            error=outcome.error,
+            logs=outcome.logs,
+        )
+        return outcome
+
+    def _record(
+        self,
+        spec: FunctionSpec,
+        request_id: str,
+        source: str,
+        event: Any,
+        started_at: float,
+        ended_at: float,
+        *,
+        result: Any,
+        error: dict[str, Any] | None,
+        logs: str,
+        throttled: bool = False,
+    ) -> None:
+        """Journal one call of the handler (on this thread, at the current clock skew)."""
         self._journal.record(
             Invocation(
                 function_name=spec.name,
@@ -475,16 +487,16 @@ class LambdaRuntime:
                 request_id=request_id,
                 source=source,
                 event=event,
-                result=outcome.result,
-                error=outcome.error,
-                started_at=started,
-                ended_at=ended,
+                result=result,
+                error=error,
+                started_at=started_at,
+                ended_at=ended_at,
                 thread=threading.current_thread().name,
-                logs=outcome.logs,
+                logs=logs,
+                throttled=throttled,
                 clock_skew=self._clock_skew(),
             )
         )
-        return outcome
 
     def _environment(self, spec: FunctionSpec, folder: Path | None, log_stream: str) -> dict[str, str]:
         env = dict(spec.env)

@@ -55,3 +55,46 @@ def events(cloud: LocalCloud, stack: str, logical_prefix: str) -> list[dict[str,
     """Every event the function (by logical id prefix) was invoked with, oldest first."""
     name = physical_id(cloud, stack, logical_prefix, "AWS::Lambda::Function")
     return [invocation.event for invocation in cloud.invocations(name)]
+
+
+PASSWORD = "Real-Passw0rd!"
+
+
+def user_pool(cloud: LocalCloud, client_name: str, username: str) -> dict[str, str]:
+    """A moto Cognito user pool (``id``) with a password-auth app client (``client``) and a confirmed user."""
+    idp = cloud.client("cognito-idp")
+    pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=client_name,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    idp.admin_create_user(UserPoolId=pool_id, Username=username, TemporaryPassword="Temp-Passw0rd!")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=PASSWORD, Permanent=True)
+    return {"id": pool_id, "client": client_id}
+
+
+def sign_in(cloud: LocalCloud, client_id: str, username: str) -> dict[str, Any]:
+    """The tokens (IdToken, AccessToken, ...) of a user of a :func:`user_pool`."""
+    return cloud.client("cognito-idp").initiate_auth(  # type: ignore[no-any-return]
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+
+
+class DeployedStack:
+    """A stack (``STACK``) deployed into a running local cloud, with its outputs and user pool."""
+
+    STACK = ""
+
+    def __init__(self, local: LocalCloud, outputs: dict[str, str], pool: dict[str, str]) -> None:
+        self.local = local
+        self.outputs = outputs
+        self.pool = pool
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        return events(self.local, self.STACK, function)
+
+    def client(self, service: str) -> Any:
+        return self.local.client(service)

@@ -12,11 +12,9 @@ import pytest
 
 from patterns.local import LocalCloud
 
-for _key, _value in {
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "NODE_NO_WARNINGS": "1",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-}.items():
+from .apigateway_fixtures import CDK_ENV
+
+for _key, _value in CDK_ENV.items():
     os.environ.setdefault(_key, _value)
 
 
@@ -51,6 +49,20 @@ def python_function(scope: Any, construct_id: str, code_dir: str, **kwargs: Any)
         runtime=lambda_.Runtime.PYTHON_3_13,
         code=lambda_.Code.from_asset(code_dir),
         log_group=log_group,
+        **kwargs,
+    )
+
+
+def inline_function(scope: Any, construct_id: str, source: str, runtime: Any = None, **kwargs: Any) -> Any:
+    """A Python function (Python 3.13 unless told) whose ``index.handler`` is inline code."""
+    from aws_cdk import aws_lambda as lambda_
+
+    return lambda_.Function(
+        scope,
+        construct_id,
+        runtime=runtime or lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline(source),
         **kwargs,
     )
 

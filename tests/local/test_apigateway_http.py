@@ -11,7 +11,8 @@ import requests
 
 from patterns.local import LocalCloud
 
-from .apigateway_fixtures import REGION, events, new_stack, synthesize
+from .apigateway_fixtures import REGION, DeployedStack, new_stack, sign_in, synthesize, user_pool
+from .conftest import inline_function
 
 HANDLER = """
 import json
@@ -61,13 +62,7 @@ def _build(app: Any) -> list[str]:
     stack = new_stack(app, "FrontDoorHttp")
 
     def function(name: str, code: str) -> lambda_.Function:
-        return lambda_.Function(
-            stack,
-            name,
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(code),
-        )
+        return inline_function(stack, name, code, runtime=lambda_.Runtime.PYTHON_3_12)
 
     fn, auth_fn = function("Fn", HANDLER), function("AuthFn", AUTHORIZER)
     api = apigwv2.HttpApi(
@@ -135,37 +130,23 @@ def template() -> dict[str, Any]:
     return synthesize(_build)["FrontDoorHttp"]
 
 
-class Cloud:
+class Cloud(DeployedStack):
     """The deployed stack in a running local cloud."""
 
+    STACK = "FrontDoorHttp"
+
     def __init__(self, local: LocalCloud, outputs: dict[str, str], pool: dict[str, str]) -> None:
-        self.local = local
-        self.outputs = outputs
-        self.pool = pool
+        super().__init__(local, outputs, pool)
         self.api = local.api_url(outputs["ApiId"], "$default")
-
-    def events(self, function: str) -> list[dict[str, Any]]:
-        return events(self.local, "FrontDoorHttp", function)
-
-    def client(self, service: str) -> Any:
-        return self.local.client(service)
 
 
 @pytest.fixture(scope="module")
 def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
     with LocalCloud() as local:
-        idp = local.client("cognito-idp")
-        pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="spa",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        idp.admin_create_user(UserPoolId=pool_id, Username="bob", TemporaryPassword="Temp-Passw0rd!")
-        idp.admin_set_user_password(UserPoolId=pool_id, Username="bob", Password="Real-Passw0rd!", Permanent=True)
-        issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
-        stack = local.deploy_template(template, "FrontDoorHttp", parameters={"Issuer": issuer, "Audience": client_id})
-        yield Cloud(local, stack.outputs, {"id": pool_id, "client": client_id})
+        pool = user_pool(local, "spa", "bob")
+        issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool['id']}"
+        stack = local.deploy_template(template, Cloud.STACK, parameters={"Issuer": issuer, "Audience": pool["client"]})
+        yield Cloud(local, stack.outputs, pool)
 
 
 def test_simplified_response_path_parameters_and_simple_lambda_authorizer(cloud: Cloud) -> None:
@@ -220,12 +201,7 @@ def test_no_matching_route_is_404(cloud: Cloud) -> None:
 
 
 def test_jwt_authorizer_accepts_moto_cognito_tokens_for_the_audience(cloud: Cloud) -> None:
-    idp = cloud.client("cognito-idp")
-    tokens = idp.initiate_auth(
-        ClientId=cloud.pool["client"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "bob", "PASSWORD": "Real-Passw0rd!"},
-    )["AuthenticationResult"]
+    tokens = sign_in(cloud.local, cloud.pool["client"], "bob")
 
     ok = requests.get(f"{cloud.api}/jwt", headers={"Authorization": f"Bearer {tokens['IdToken']}"}, timeout=5)
     # The access token carries client_id, not aud: fine for the audience check, as on AWS.

@@ -17,7 +17,17 @@ import requests
 
 from patterns.local import LocalCloud
 
-from .apigateway_fixtures import ACCOUNT, REGION, events, new_stack, physical_id, synthesize
+from .apigateway_fixtures import (
+    ACCOUNT,
+    REGION,
+    DeployedStack,
+    new_stack,
+    physical_id,
+    sign_in,
+    synthesize,
+    user_pool,
+)
+from .conftest import inline_function
 
 API_HANDLER = """
 import json
@@ -105,13 +115,7 @@ def _build(app: Any) -> list[str]:
     stack = new_stack(app, "FrontDoorRest")
 
     def function(name: str, code: str) -> lambda_.Function:
-        return lambda_.Function(
-            stack,
-            name,
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(code),
-        )
+        return inline_function(stack, name, code, runtime=lambda_.Runtime.PYTHON_3_12)
 
     api_fn, bad_fn, auth_fn = (
         function("ApiFn", API_HANDLER),
@@ -289,38 +293,24 @@ def template() -> dict[str, Any]:
     return synthesize(_build)["FrontDoorRest"]
 
 
-class Cloud:
+class Cloud(DeployedStack):
     """The deployed stack in a running local cloud, with the URLs of its two APIs."""
 
+    STACK = "FrontDoorRest"
+
     def __init__(self, local: LocalCloud, outputs: dict[str, str], pool: dict[str, str]) -> None:
-        self.local = local
-        self.outputs = outputs
-        self.pool = pool
+        super().__init__(local, outputs, pool)
         self.shop = local.api_url(outputs["ShopId"], "test")
         self.proxy = local.api_url(outputs["ProxyId"], "v1")
-
-    def events(self, function: str) -> list[dict[str, Any]]:
-        return events(self.local, "FrontDoorRest", function)
-
-    def client(self, service: str) -> Any:
-        return self.local.client(service)
 
 
 @pytest.fixture(scope="module")
 def cloud(template: dict[str, Any]) -> Iterator[Cloud]:
     with LocalCloud() as local:
-        idp = local.client("cognito-idp")
-        pool_id = idp.create_user_pool(PoolName="users")["UserPool"]["Id"]
-        client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="web",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        idp.admin_create_user(UserPoolId=pool_id, Username="alice", TemporaryPassword="Temp-Passw0rd!")
-        idp.admin_set_user_password(UserPoolId=pool_id, Username="alice", Password="Real-Passw0rd!", Permanent=True)
-        pool_arn = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id}"
-        stack = local.deploy_template(template, "FrontDoorRest", parameters={"PoolArn": pool_arn})
-        yield Cloud(local, stack.outputs, {"id": pool_id, "client": client_id})
+        pool = user_pool(local, "web", "alice")
+        pool_arn = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool['id']}"
+        stack = local.deploy_template(template, Cloud.STACK, parameters={"PoolArn": pool_arn})
+        yield Cloud(local, stack.outputs, pool)
 
 
 def test_lambda_proxy_event_reaches_powertools_with_path_query_stage_and_request_id(cloud: Cloud) -> None:
@@ -477,12 +467,7 @@ def test_token_authorizer_policy_context_and_cache(cloud: Cloud) -> None:
 
 
 def test_cognito_user_pool_authorizer_verifies_moto_issued_tokens(cloud: Cloud) -> None:
-    idp = cloud.client("cognito-idp")
-    tokens = idp.initiate_auth(
-        ClientId=cloud.pool["client"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "alice", "PASSWORD": "Real-Passw0rd!"},
-    )["AuthenticationResult"]
+    tokens = sign_in(cloud.local, cloud.pool["client"], "alice")
     header, payload, _ = tokens["IdToken"].split(".")
     forged = f"{header}.{payload}.{base64.urlsafe_b64encode(b'not-a-signature').decode().rstrip('=')}"
 

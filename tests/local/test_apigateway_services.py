@@ -108,6 +108,15 @@ class Env:
         self.client.create_deployment(restApiId=api_id, stageName="dev", variables=variables)
         return self.local.api_url(api_id, "dev")
 
+    def http_api(self, name: str, route_key: str, integration: dict[str, Any], **route_args: Any) -> str:
+        """An HTTP API with one route to one integration on an auto-deployed $default stage: its URL."""
+        client = self.local.client("apigatewayv2")
+        api_id = client.create_api(Name=name, ProtocolType="HTTP")["ApiId"]
+        integration_id = client.create_integration(ApiId=api_id, **integration)["IntegrationId"]
+        client.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration_id}", **route_args)
+        client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        return self.local.api_url(api_id, "$default")
+
 
 def _echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
     request = Request(environ)
@@ -662,21 +671,19 @@ def test_default_invoke_goes_through_motos_lambda_backend(env: Env) -> None:
 
 
 def test_http_api_http_proxy_integration_and_iam_route(env: Env) -> None:
-    client = env.local.client("apigatewayv2")
-    api_id = client.create_api(Name="passthrough", ProtocolType="HTTP")["ApiId"]
-    integration = client.create_integration(
-        ApiId=api_id,
-        IntegrationType="HTTP_PROXY",
-        IntegrationMethod="ANY",
-        IntegrationUri=env.echo + "/upstream/{proxy}",
-        PayloadFormatVersion="1.0",
-    )["IntegrationId"]
-    client.create_route(
-        ApiId=api_id, RouteKey="ANY /files/{proxy+}", Target=f"integrations/{integration}", AuthorizationType="AWS_IAM"
+    url = env.http_api(
+        "passthrough",
+        "ANY /files/{proxy+}",
+        {
+            "IntegrationType": "HTTP_PROXY",
+            "IntegrationMethod": "ANY",
+            "IntegrationUri": env.echo + "/upstream/{proxy}",
+            "PayloadFormatVersion": "1.0",
+        },
+        AuthorizationType="AWS_IAM",
     )
-    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
 
-    response = requests.put(f"{env.local.api_url(api_id, '$default')}/files/a/b.txt?v=2", data="content", timeout=5)
+    response = requests.put(f"{url}/files/a/b.txt?v=2", data="content", timeout=5)
 
     assert response.status_code == 207
     upstream = response.json()
@@ -695,22 +702,23 @@ def test_http_api_step_functions_subtype_maps_request_parameters(env: Env) -> No
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
     )["stateMachineArn"]
-    client = env.local.client("apigatewayv2")
-    api_id = client.create_api(Name="flows", ProtocolType="HTTP")["ApiId"]
-    integration = client.create_integration(
-        ApiId=api_id,
-        IntegrationType="AWS_PROXY",
-        IntegrationSubtype="StepFunctions-StartExecution",
-        CredentialsArn=f"arn:aws:iam::{ACCOUNT}:role/apigw",
-        PayloadFormatVersion="1.0",
-        RequestParameters={"StateMachineArn": machine, "Input": "$request.body", "Name": "$request.header.x-run"},
-    )["IntegrationId"]
-    client.create_route(ApiId=api_id, RouteKey="POST /runs", Target=f"integrations/{integration}")
-    client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-
-    response = requests.post(
-        f"{env.local.api_url(api_id, '$default')}/runs", json={"order": 1}, headers={"x-run": "run-1"}, timeout=5
+    url = env.http_api(
+        "flows",
+        "POST /runs",
+        {
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationSubtype": "StepFunctions-StartExecution",
+            "CredentialsArn": f"arn:aws:iam::{ACCOUNT}:role/apigw",
+            "PayloadFormatVersion": "1.0",
+            "RequestParameters": {
+                "StateMachineArn": machine,
+                "Input": "$request.body",
+                "Name": "$request.header.x-run",
+            },
+        },
     )
+
+    response = requests.post(f"{url}/runs", json={"order": 1}, headers={"x-run": "run-1"}, timeout=5)
 
     assert response.status_code == 200
     assert response.json()["executionArn"].endswith(":run-1")

@@ -10,7 +10,7 @@ import pytest
 
 from patterns.local import DeployError, LocalCloud
 
-from .conftest import messages, python_function, synth, write_handler
+from .conftest import inline_function, messages, python_function, synth, write_handler
 
 ECHO_ENV = """
 import os
@@ -35,7 +35,6 @@ def _stack(version: str, with_second_queue: bool) -> Any:
 
     def build(app: Any, code: str) -> None:
         import aws_cdk as cdk
-        from aws_cdk import aws_lambda as lambda_
         from aws_cdk import aws_sqs as sqs
         from aws_cdk import custom_resources as cr
 
@@ -46,28 +45,18 @@ def _stack(version: str, with_second_queue: bool) -> Any:
             sqs.Queue(stack, "AddedQueue")
         python_function(stack, "Echo", code, environment={"VERSION": version})
 
-        on_event = lambda_.Function(
+        on_event = inline_function(
             stack,
             "OnEvent",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(
-                "def handler(event, context):\n"
-                "    name = event['ResourceProperties']['Name']\n"
-                "    return {'PhysicalResourceId': 'thing-' + name, 'Data': {'Greeting': 'hi ' + name}}\n"
-            ),
+            "def handler(event, context):\n"
+            "    name = event['ResourceProperties']['Name']\n"
+            "    return {'PhysicalResourceId': 'thing-' + name, 'Data': {'Greeting': 'hi ' + name}}\n",
         )
         provider = cr.Provider(stack, "Provider", on_event_handler=on_event)
         thing = cdk.CustomResource(stack, "Thing", service_token=provider.service_token, properties={"Name": "ada"})
         cdk.CfnOutput(stack, "Greeting", value=thing.get_att_string("Greeting"))
 
-        doubler = lambda_.Function(
-            stack,
-            "Doubler",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(CFN_RESPONSE),
-        )
+        doubler = inline_function(stack, "Doubler", CFN_RESPONSE)
         doubled = cdk.CustomResource(stack, "Doubled", service_token=doubler.function_arn, properties={"Value": 21})
         cdk.CfnOutput(stack, "DoubledValue", value=doubled.get_att_string("Doubled"))
 

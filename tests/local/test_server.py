@@ -13,7 +13,7 @@ import pytest
 
 from patterns.local import LocalCloudServer
 
-from .conftest import synth
+from .conftest import inline_function, synth
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,28 +55,13 @@ def _app(version: str) -> Any:
     def build(app: Any) -> None:
         import aws_cdk as cdk
         from aws_cdk import aws_dynamodb as ddb
-        from aws_cdk import aws_lambda as lambda_
         from aws_cdk import aws_lambda_event_sources as sources
         from aws_cdk import aws_sqs as sqs
 
         stack = cdk.Stack(app, "ServerStack")
         table = ddb.Table(stack, "Table", partition_key=ddb.Attribute(name="pk", type=ddb.AttributeType.STRING))
-        writer = lambda_.Function(
-            stack,
-            "Writer",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(WRITER),
-            environment={"TABLE": table.table_name, "VERSION": version},
-        )
-        consumer = lambda_.Function(
-            stack,
-            "Consumer",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(CONSUMER),
-            environment={"TABLE": table.table_name},
-        )
+        writer = inline_function(stack, "Writer", WRITER, environment={"TABLE": table.table_name, "VERSION": version})
+        consumer = inline_function(stack, "Consumer", CONSUMER, environment={"TABLE": table.table_name})
         queue = sqs.Queue(stack, "Queue")
         consumer.add_event_source(sources.SqsEventSource(queue))
         table.grant_write_data(writer)
