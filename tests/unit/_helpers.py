@@ -53,6 +53,12 @@ class Built(Generic[P]):
         ]
 
 
+def with_existing(scope: Any, props: dict[str, Any]) -> dict[str, Any]:
+    """Props with each callable ``existing_*`` value called on ``scope``: tests pass factories so the
+    injected resource is created in the stack under test."""
+    return {k: v(scope) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
+
+
 def synth(stacks: dict[str, B]) -> dict[str, B]:
     """Synthesize the app once and give every entry its template."""
     for entry in stacks.values():

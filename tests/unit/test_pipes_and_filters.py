@@ -20,7 +20,7 @@ from patterns import core
 from patterns.pipes_and_filters import PipesAndFilters, Step, redrive
 from tests.conftest import new_app
 from tests.unit import _helpers
-from tests.unit._helpers import synth
+from tests.unit._helpers import synth, with_existing
 
 EXISTING_TABLE = "shared-pipeline-results"
 STEPS = [
@@ -49,7 +49,7 @@ def built() -> dict[str, Built]:
 
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
-        resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
+        resolved = with_existing(stack, props)
         stacks[name] = Built(stack, PipesAndFilters(stack, "Pipeline", **resolved))
 
     add("Default", steps=STEPS)

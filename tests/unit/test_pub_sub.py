@@ -15,7 +15,7 @@ from patterns import core
 from patterns.pub_sub import PubSub, Subscriber
 from tests.conftest import new_app
 from tests.unit import _helpers
-from tests.unit._helpers import action_set, synth
+from tests.unit._helpers import action_set, synth, with_existing
 
 STATUS = sns.SubscriptionFilter.string_filter
 EXISTING_TOPIC_ARN = "arn:aws:sns:us-east-1:111122223333:orders"
@@ -50,7 +50,7 @@ def built() -> dict[str, Built]:
 
     def add(name: str, **props: Any) -> Stack:
         stack = Stack(app, name)
-        resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
+        resolved = with_existing(stack, props)
         stacks[name] = Built(stack, PubSub(stack, "Orders", **resolved))
         return stack
 

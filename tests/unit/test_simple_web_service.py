@@ -17,7 +17,7 @@ from patterns import core
 from patterns.simple_web_service import TABLE_ACTIONS, SimpleWebService
 from tests.conftest import new_app
 from tests.unit import _helpers
-from tests.unit._helpers import action_set, synth
+from tests.unit._helpers import action_set, synth, with_existing
 
 EXISTING_TABLE = "shared-items"
 ORDER_SCHEMA = apigw.JsonSchema(
@@ -43,7 +43,7 @@ def built() -> dict[str, Built]:
 
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
-        resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
+        resolved = with_existing(stack, props)
         stacks[name] = Built(stack, SimpleWebService(stack, "Items", **resolved))
 
     add("Default")

@@ -27,7 +27,7 @@ from patterns.storage_first import (
 )
 from tests.conftest import new_app
 from tests.unit import _helpers
-from tests.unit._helpers import action_set, synth
+from tests.unit._helpers import action_set, synth, with_existing
 
 EXISTING_QUEUE_ARN = "arn:aws:sqs:us-east-1:111122223333:shared-intake"
 EXISTING_STREAM_ARN = "arn:aws:kinesis:us-east-1:111122223333:stream/shared-intake"
@@ -57,7 +57,7 @@ def built() -> dict[str, Built]:
 
     def add(name: str, **props: Any) -> None:
         stack = Stack(app, name)
-        resolved = {k: v(stack) if callable(v) and k.startswith("existing_") else v for k, v in props.items()}
+        resolved = with_existing(stack, props)
         stacks[name] = Built(stack, StorageFirst(stack, "Intake", **resolved))
 
     add("Sqs")
