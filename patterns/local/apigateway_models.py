@@ -473,6 +473,7 @@ class AccountModel(_Handle, CloudFormationModel):
     """AWS::ApiGateway::Account: the CloudWatch role API Gateway logs with."""
 
     CFN_TYPE = "AWS::ApiGateway::Account"
+    ATTRIBUTES = ("Id",)  # the physical id, as the resource reference documents
 
     @classmethod
     def _create(cls, resource_name: str, props: dict[str, Any], account_id: str, region_name: str) -> _Handle:
@@ -692,6 +693,7 @@ class GatewayResponseModel(_Handle, CloudFormationModel):
     """AWS::ApiGateway::GatewayResponse: custom status/headers/body for gateway-generated errors."""
 
     CFN_TYPE = "AWS::ApiGateway::GatewayResponse"
+    ATTRIBUTES = ("Id",)  # the physical id, as the resource reference documents
 
     @classmethod
     def _create(cls, resource_name: str, props: dict[str, Any], account_id: str, region_name: str) -> _Handle:

@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from .core import CloudCore
     from .hooks import Patcher
 
-#: Accepted without any local effect (metadata, observability with nothing to observe locally).
+#: Accepted without any local effect (metadata, observability with nothing to observe locally);
+#: their Ref / GetAtt shapes are in models/inert.py. (A WaitCondition is not among them: nothing
+#: would ever signal it, so on AWS it times out.)
 INERT_TYPES = frozenset(
     {
         "AWS::CDK::Metadata",
-        "AWS::CloudFormation::WaitCondition",
         "AWS::CloudFormation::WaitConditionHandle",
         "AWS::XRay::Group",
         "AWS::XRay::SamplingRule",
@@ -42,6 +43,36 @@ INERT_TYPES = frozenset(
         "AWS::Logs::QueryDefinition",
         "AWS::Lambda::CodeSigningConfig",
         "AWS::Events::EventBusPolicy",
+    }
+)
+
+#: moto's own models the local cloud accepts: types whose Ref / GetAtt the contract test checks
+#: (tests/local/test_cfn_contract.py) and whose resources the local cloud runs or needs for wiring.
+#: moto has models for many more (EC2, RDS, ECS, ...): deploying them would succeed and run
+#: nothing, so they fail at deploy instead, naming the resource.
+ACCEPTED_MOTO_TYPES = frozenset(
+    {
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::RestApi",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::Events::Archive",
+        "AWS::Events::Rule",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Policy",
+        "AWS::IAM::Role",
+        "AWS::IAM::User",
+        "AWS::KMS::Alias",
+        "AWS::KMS::Key",
+        "AWS::Kinesis::Stream",
+        "AWS::Lambda::EventSourceMapping",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::Version",
+        "AWS::Logs::LogGroup",
+        "AWS::Logs::ResourcePolicy",
     }
 )
 
@@ -149,14 +180,21 @@ class InertResource(_LocalModel):
 
     CFN_TYPE = "LocalCloud::Inert"
 
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        return f"{self._physical_id}.{attribute_name}"
-
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> InertResource:
-        return cls(resource_name)  # inert resources may have no Properties at all
+        from .models.inert import SHAPES
+
+        shape = SHAPES[kwargs.get("ResourceType", "AWS::CDK::Metadata")]
+        props = cloudformation_json.get("Properties") or {}
+        physical, attributes = shape(resource_name, account_id, region_name, props)
+        resource = cls(physical, attributes)
+        resource.resource_type = kwargs.get("ResourceType", "")
+        return resource
+
+    def cloudformation_type(self) -> str:  # type: ignore[override]
+        return getattr(self, "resource_type", self.CFN_TYPE)
 
 
 class SnsSubscription(_LocalModel):
@@ -221,7 +259,7 @@ class SqsQueuePolicy(_LocalModel):
             sqs_backends[account_id][region_name].set_queue_attributes(
                 name, {"Policy": _policy_text(props["PolicyDocument"])}
             )
-        model = cls(resource_name)
+        model = cls(resource_name, {"Id": resource_name})  # Id: the physical id, as documented
         model.properties = props
         return model
 
@@ -241,7 +279,7 @@ class SnsTopicPolicy(_LocalModel):
             sns_backends[account_id][region_name].set_topic_attribute(
                 arn, "Policy", _policy_text(props["PolicyDocument"])
             )
-        return cls(resource_name)
+        return cls(resource_name, {"Id": resource_name})  # Id: the physical id, as documented
 
 
 class S3BucketPolicy(_LocalModel):
@@ -461,16 +499,16 @@ class SchedulerSchedule(_LocalModel):
             target=dict(props["Target"]),
             action_after_completion=None,
         )
-        model = cls(f"{group}/{name}", {"Arn": schedule.arn})
+        model = cls(name, {"Arn": schedule.arn})  # Ref: the schedule's name
         model.properties = props
+        model.group = group
         return model
 
-    @classmethod
-    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
+    def delete(self, account_id: str, region_name: str) -> None:
         from moto.scheduler.models import scheduler_backends
 
-        group, _, name = resource_name.rpartition("/")
-        scheduler_backends[account_id][region_name].delete_schedule(group or None, name)
+        with contextlib.suppress(*self.GONE):
+            scheduler_backends[account_id][region_name].delete_schedule(self.group, self._physical_id)
 
 
 class FirehoseDeliveryStream(_LocalModel):
@@ -519,7 +557,7 @@ class FirehoseDeliveryStream(_LocalModel):
 
 
 class PipesPipe(_LocalModel):
-    """AWS::Pipes::Pipe with an SQS source (polled locally; see pollers.PipePoller)."""
+    """AWS::Pipes::Pipe (SQS, Kinesis and DynamoDB stream sources, polled locally; see pipes.py)."""
 
     CFN_TYPE = "AWS::Pipes::Pipe"
     NAME_PROPERTY = "Name"
@@ -529,11 +567,11 @@ class PipesPipe(_LocalModel):
     def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> PipesPipe:
         from moto.pipes.models import pipes_backends
 
-        if props["Source"].split(":")[2] != "sqs":
-            raise LocalCloudError(
-                f"{kwargs.get('LogicalId', resource_name)} (AWS::Pipes::Pipe): only SQS sources run locally, "
-                f"not {props['Source']}"
-            )
+        from . import pipes
+        from .core import active
+
+        front_door = bool(getattr(active(), "front_door_url", None))
+        pipes.check(kwargs.get("LogicalId", resource_name), props, front_door=front_door)
         name = props.get("Name", resource_name)[:64]
         pipe = pipes_backends[account_id][region_name].create_pipe(
             name=name,
@@ -882,13 +920,16 @@ NEW_MODELS: tuple[type[_LocalModel], ...] = (
 def local_models() -> dict[str, type]:
     """Every model the local cloud provides, by resource type (overrides of moto included)."""
     from .custom_resources import CustomResource
+    from .models import MODELS
+    from .models.kms import key_model
 
-    models: dict[str, type] = {model.cloudformation_type(): model for model in NEW_MODELS}
+    models: dict[str, type] = {model.cloudformation_type(): model for model in (*NEW_MODELS, *MODELS)}
     models["AWS::StepFunctions::StateMachine"] = StateMachineModel
     models["AWS::SNS::Topic"] = _sns_topic_model()
     models["AWS::S3::Bucket"] = _s3_bucket_model()
     models["AWS::DynamoDB::Table"] = _dynamodb_table_model()
     models["AWS::SQS::Queue"] = _sqs_queue_model()
+    models["AWS::KMS::Key"] = key_model()
     models["AWS::CloudFormation::CustomResource"] = CustomResource
     return models
 
@@ -905,8 +946,10 @@ def supported_types() -> set[str]:
     """Resource types a template may use (custom resource types aside)."""
     from moto.cloudformation.parsing import get_model_map
 
-    moto_types = {t for t in get_model_map() if "::" in t and t != "AWS::SERVICE::RESOURCE"}
-    return moto_types | set(local_models()) | set(INERT_TYPES)
+    package = __package__ or "patterns"
+    own = {t for t, model in get_model_map().items() if "::" in t and model.__module__.startswith(package)}
+    moto_types = set(get_model_map()) & ACCEPTED_MOTO_TYPES
+    return moto_types | own | set(local_models()) | set(INERT_TYPES)
 
 
 def _is_custom(resource_type: str) -> bool:
@@ -1035,6 +1078,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
             super().__init__(f"ChangeSet [{name}] does not exist")
 
     from .custom_resources import CustomResource
+    from .models import dynamic, moto_attributes, names
 
     clear_model_caches()
     models = local_models()
@@ -1053,6 +1097,27 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         return resource_class_from_type(resource_type)
 
     def strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, dict) and isinstance(resource_json.get("Ref"), str):
+            check_ref(resource_json["Ref"], resources_map)
+        cleaned = _strict_clean_json(resource_json, resources_map)
+        if isinstance(cleaned, str) and "{{resolve:" in cleaned:
+            return dynamic.resolve(cleaned, resources_map._account_id, resources_map._region_name)
+        return cleaned
+
+    def check_ref(name: str, resources_map: Any) -> None:
+        # moto's Ref falls back to the model object itself when it has no physical id; the next
+        # string operation on it then fails deep inside moto. Name the resource instead.
+        if name.startswith("AWS::") or name not in resources_map._resource_json_map:
+            return
+        resource = resources_map[name]
+        if resource is None or isinstance(resource, (str, int, float, list, dict)):
+            return
+        physical = getattr(resource, "physical_resource_id", None)
+        if not isinstance(physical, str) or not physical:
+            resource_type = resources_map._resource_json_map[name].get("Type", "")
+            raise LocalCloudError(f"{name} ({resource_type}): Ref has no physical id in the local cloud")
+
+    def _strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
         # moto logs and drops a Fn::GetAtt attribute it does not implement; fail instead.
         if isinstance(resource_json, dict) and isinstance(resource_json.get("Fn::GetAtt"), list):
             name, attribute = resource_json["Fn::GetAtt"][0], resource_json["Fn::GetAtt"][1]
@@ -1095,6 +1160,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 check_template(stack.template_dict, stack.resource_map.lazy_condition_map)
                 create_resources(stack)
                 check_nothing_skipped(stack.template_dict, stack.resource_map)
+                _ = stack.outputs  # moto resolves outputs lazily: a bad one must fail the deploy
         except Exception as exc:  # any failure is the stack's CREATE_FAILED, as in CloudFormation
             _fail(stack, "CREATE_FAILED", exc)
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
@@ -1110,6 +1176,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 check_template(parsed, stack.resource_map.lazy_condition_map)
                 stack_update(stack, template, role_arn, parameters, tags)
                 check_nothing_skipped(stack.template_dict, stack.resource_map)
+                _ = stack.outputs
         except Exception as exc:  # any failure is the stack's UPDATE_FAILED
             _fail(stack, "UPDATE_FAILED", exc)
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
@@ -1204,12 +1271,14 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         assert last_error is not None
         raise last_error
 
+    moto_attributes.install(patcher, class_from_type)
     patcher.set(parsing.ResourceMap, "delete", delete_in_dependency_order)
     patcher.set(CloudFormationBackend, "describe_change_set", describe_missing_change_set)
     patcher.set(ChangeSet, "apply", apply_change_set)
     patcher.set(CloudFormationBackend, "execute_change_set", execute_change_set_keeping_failures)
     patcher.set(parsing, "resource_class_from_type", class_from_type)
     patcher.set(parsing, "clean_json", strict_clean_json)
+    patcher.set(parsing, "generate_resource_name", names.generated_name)
     patcher.set(parsing, "parse_and_update_resource", update_resource)
     patcher.set(Stack, "create_resources", strict_create_resources)
     patcher.set(Stack, "update", strict_update)

@@ -95,12 +95,14 @@ class _Cloud:
             options["backend_lock"] = self.core.lock
         self._front_door = module.FrontDoor(**options)
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
+        self.core.front_door_url = self.front_door_url  # pipes with API Gateway targets call it
 
     def _stop_front_door(self) -> None:
         if self._front_door is not None:
             self._front_door.stop()
             self._front_door = None
             self.front_door_url = None
+            self.core.front_door_url = None
 
     def _front_door_invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
         result = self.core.invoke(function, event, source="apigateway")

@@ -63,6 +63,8 @@ class CloudCore:
         )
         self.engine = Engine(self, self.settings, background=background)
         self.delivery_errors: list[str] = []
+        #: Base URL of the HTTP front door while it runs (set by the cloud that started it).
+        self.front_door_url: str | None = None
         #: Set by a server: where handlers and in-process clients reach the cloud over HTTP.
         self.endpoint: str | None = None
         self.credentials: dict[str, str] = {}

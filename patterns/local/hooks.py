@@ -256,6 +256,21 @@ class Hooks:
 
         self.patcher.set(LambdaBackend, "create_event_source_mapping", create_event_source_mapping)
 
+        from moto.pipes.models import EventBridgePipesBackend as PipesBackend
+
+        create_pipe = PipesBackend.create_pipe
+
+        def create_pipe_remembering_start(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            # A LATEST pipe on a stream starts after the records already there, like a mapping.
+            pipe = create_pipe(backend, *args, **kwargs)
+            source = pipe.source_parameters or {}
+            stream = source.get("KinesisStreamParameters") or source.get("DynamoDBStreamParameters") or {}
+            if str(stream.get("StartingPosition", "")).upper() == "LATEST":
+                pipe.local_cloud_start = _stream_ends(core, pipe.source)
+            return pipe
+
+        self.patcher.set(PipesBackend, "create_pipe", create_pipe_remembering_start)
+
     # -- SNS, EventBridge, S3 -------------------------------------------------------------------
 
     def _delivery_hooks(self) -> None:

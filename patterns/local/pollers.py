@@ -43,18 +43,31 @@ def _filters(esm: Any) -> list[Any]:
     return patterns
 
 
-def _matches(patterns: list[Any], record: dict[str, Any], body_key: str | None) -> bool:
-    if not patterns:
-        return True
+def filter_view(record: dict[str, Any], body_key: str | None) -> dict[str, Any]:
+    """The record as AWS matches filter criteria against it.
+
+    SQS: the record with ``body`` parsed when it is JSON (a plain body stays a string).
+    Kinesis: the record's metadata and ``data`` at the top level (``{"data": {...}}``, as the
+    Lambda and Pipes docs write filters), with ``data`` base64-decoded and parsed as JSON.
+    DynamoDB streams: the record as it is (``{"dynamodb": {"NewImage": ...}}``).
+    """
     probe = json.loads(json.dumps(record))
-    holder = probe.get("kinesis", probe) if body_key == "data" else probe
-    if body_key is not None and isinstance(holder.get(body_key), str):
-        raw = holder[body_key]
+    if body_key == "data" and isinstance(probe.get("kinesis"), dict):
+        probe.update(probe.pop("kinesis"))  # Lambda nests the Kinesis fields; Pipes does not
+    if body_key is not None and isinstance(probe.get(body_key), str):
+        raw = probe[body_key]
         if body_key == "data":
             with contextlib.suppress(ValueError):
                 raw = base64.b64decode(raw).decode()
         with contextlib.suppress(ValueError):
-            holder[body_key] = json.loads(raw)
+            probe[body_key] = json.loads(raw)
+    return probe
+
+
+def _matches(patterns: list[Any], record: dict[str, Any], body_key: str | None) -> bool:
+    if not patterns:
+        return True
+    probe = filter_view(record, body_key)
     return any(p.matches_event(probe) for p in patterns)
 
 
@@ -513,11 +526,14 @@ class StreamPoller:
             with self._lock:
                 shard.inflight = False
 
+    def _invoke(self, spec: Any, shard: _Shard, esm: Any, batch: _Batch, final: bool) -> InvokeOutcome:
+        return self.core.runtime.invoke(
+            spec, self._event(esm, shard, batch, final), source=f"{self.kind}:{self.stream_arn.split('/')[1]}"
+        )
+
     def _process(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, final: bool) -> None:
         try:
-            outcome = self.core.runtime.invoke(
-                spec, self._event(esm, shard, batch, final), source=f"{self.kind}:{self.stream_arn.split('/')[1]}"
-            )
+            outcome = self._invoke(spec, shard, esm, batch, final)
         except FunctionThrottled:
             shard.next_try = time.time() + self.engine.delay(1.0)
             return
@@ -673,7 +689,8 @@ class PollerSet:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.core = engine.core
-        self._pollers: dict[str, SqsPoller | StreamPoller | FirehoseSourcePoller] = {}  # PipePoller is an SqsPoller
+        # PipePoller is an SqsPoller, PipeStreamPoller a StreamPoller
+        self._pollers: dict[str, SqsPoller | StreamPoller | FirehoseSourcePoller] = {}
 
     def _sync(self) -> list[SqsPoller | StreamPoller | FirehoseSourcePoller]:
         from moto.firehose.models import firehose_backends
@@ -690,17 +707,20 @@ class PollerSet:
 
         with self.core.lock:
             pipes = [
-                (account, region, name, pipe.source)
+                (account, region, name, pipe)
                 for account, regions in list(pipes_backends.items())
                 for region, backend in list(regions.items())
                 for name, pipe in list(backend.pipes.items())
             ]
         seen = set()
-        for account, region, name, source in pipes:
+        for account, region, name, pipe in pipes:
             key = f"pipe:{account}:{region}:{name}"
             seen.add(key)
             if key not in self._pollers:
-                self._pollers[key] = PipePoller(self.engine, account, region, name, source)
+                if pipe.source.split(":")[2] == "sqs":
+                    self._pollers[key] = PipePoller(self.engine, account, region, name, pipe.source)
+                else:
+                    self._pollers[key] = PipeStreamPoller(self.engine, account, region, name, pipe.source, pipe)
         for account, region, name, source in hoses:
             key = f"firehose:{account}:{region}:{name}"
             if source:
@@ -802,72 +822,135 @@ class PipePoller(SqsPoller):
         return settings, queue, _PipeRunner(f"pipe {self.pipe_name}")
 
     def _run(self, spec: Any, records: list[dict[str, Any]], report_failures: bool) -> None:
+        from . import pipes
+
         failed = {r["messageId"] for r in records}
         try:
-            events: list[Any] = list(records)
-            pipe = self._pipe
-            if pipe.enrichment:
-                if pipe.enrichment.split(":")[2] != "lambda":
-                    raise NotImplementedError(f"pipe enrichment {pipe.enrichment} is not supported locally")
-                enriched = self.core.invoke(pipe.enrichment, events, source=f"pipe:{self.pipe_name}")
-                events = enriched if isinstance(enriched, list) else [enriched]
-            if events:
-                self._deliver(pipe, events)
+            pipes.deliver(self.core, self._pipe, list(records), "sqs")
             failed = set()
         except Exception as exc:  # the batch fails and is retried through the queue, as on AWS
             self.core.delivery_errors.append(f"pipe {self.pipe_name}: {type(exc).__name__}: {exc}")
         finally:
             self._settle(records, failed)
 
-    def _deliver(self, pipe: Any, events: list[Any]) -> None:
-        from .delivery import render_path_template
 
-        parameters = pipe.target_parameters or {}
-        template = parameters.get("InputTemplate")
-        if template:
-            events = [render_path_template(template, event) for event in events]
-        target: str = pipe.target
-        parts = target.split(":")
-        service, region, account = parts[2], parts[3], parts[4]
-        source = f"pipe:{self.pipe_name}"
-        if service == "lambda":
-            mode = (parameters.get("LambdaFunctionParameters") or {}).get("InvocationType", "REQUEST_RESPONSE")
-            if mode == "FIRE_AND_FORGET":
-                self.core.engine.invoke_async(target, events, source=source)
-            else:
-                self.core.invoke(target, events, source=source)
-            return
-        bodies = [e if isinstance(e, str) else json.dumps(e) for e in events]
+@dataclass
+class _PipeStreamSettings:
+    """A stream pipe's source settings, shaped like the event source mapping fields StreamPoller reads."""
+
+    enabled: bool
+    batch_size: int
+    max_batch_window: int
+    filter_criteria: dict[str, Any] | None
+    max_record_age: int | None
+    max_retry_attempts: int | None
+    bisect_on_error: bool
+    destination_config: dict[str, Any] | None
+    tumbling_window: None = None
+    function_response_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _PipeStreamRunner:
+    name: str
+    arn: str
+    role: str
+
+
+class PipeStreamPoller(StreamPoller):
+    """An EventBridge Pipe with a Kinesis or DynamoDB stream source.
+
+    Shards are read in order like a Lambda mapping's; a failed batch is retried (bisected when
+    OnPartialBatchItemFailure is AUTOMATIC_BISECT) up to MaximumRetryAttempts, then goes to the
+    pipe's dead-letter queue. Pipes hand the target Kinesis records flat (no ``kinesis`` wrapper).
+    """
+
+    def __init__(self, engine: Engine, account_id: str, region: str, name: str, source_arn: str, pipe: Any) -> None:
+        self.engine = engine
+        self.core = engine.core
+        self.uuid = f"pipe:{name}"
+        self.pipe_name = name
+        self.stream_arn = source_arn
+        self.kind = source_arn.split(":")[2]
+        self.region, self.account_id = region, account_id
+        self.shards = {}
+        self._lock = threading.Lock()
+        self._started = dict(getattr(pipe, "local_cloud_start", {}) or {})
+        params = self._parameters(pipe)
+        self._start_kind = str(params.get("StartingPosition") or "TRIM_HORIZON").upper()
+        stamp = params.get("StartingPositionTimestamp")
+        self._start_time = float(stamp) if stamp not in (None, "") else None
+        self._pipe: Any = pipe
+
+    def _parameters(self, pipe: Any) -> dict[str, Any]:
+        source = pipe.source_parameters or {}
+        key = "KinesisStreamParameters" if self.kind == "kinesis" else "DynamoDBStreamParameters"
+        return dict(source.get(key) or {})
+
+    def _esm(self) -> Any:
+        from moto.pipes.models import pipes_backends
+
         with self.core.lock:
-            if service == "sqs":
-                sqs_params = parameters.get("SqsQueueParameters") or {}
-                for body in bodies:
-                    self.core.sqs_backend(account, region).send_message(
-                        parts[5],
-                        body,
-                        group_id=sqs_params.get("MessageGroupId"),
-                        deduplication_id=sqs_params.get("MessageDeduplicationId"),
-                    )
-            elif service == "sns":
-                for body in bodies:
-                    self.core.sns_backend(account, region).publish(body, arn=target)
-            elif service == "states":
-                self.core.sfn_backend(account, region).start_execution(
-                    target, name=str(uuid.uuid4()), execution_input=json.dumps(events)
-                )
-            elif service == "events":
-                bus = parameters.get("EventBridgeEventBusParameters") or {}
-                for body in bodies:
-                    self.core.events_backend(account, region).put_events(
-                        [
-                            {
-                                "Source": bus.get("Source", f"Pipe {self.pipe_name}"),
-                                "DetailType": bus.get("DetailType", "Event from aws:sqs"),
-                                "Detail": body,
-                                "EventBusName": target.split("/")[-1],
-                                "Resources": bus.get("Resources", []),
-                            }
-                        ]
-                    )
-            else:
-                raise NotImplementedError(f"pipe targets of type {service} are not supported locally")
+            pipe = pipes_backends[self.account_id][self.region].pipes.get(self.pipe_name)
+        if pipe is None:
+            return None
+        self._pipe = pipe
+        params = self._parameters(pipe)
+        age, retries = params.get("MaximumRecordAgeInSeconds"), params.get("MaximumRetryAttempts")
+        dead_letter = (params.get("DeadLetterConfig") or {}).get("Arn")
+        return _PipeStreamSettings(
+            enabled=pipe.desired_state != "STOPPED",
+            batch_size=int(params.get("BatchSize", 1)),
+            max_batch_window=int(params.get("MaximumBatchingWindowInSeconds", 0)),
+            filter_criteria=(pipe.source_parameters or {}).get("FilterCriteria"),
+            max_record_age=int(age) if age is not None else None,
+            max_retry_attempts=int(retries) if retries is not None else None,
+            bisect_on_error=params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+            destination_config={"OnFailure": {"Destination": dead_letter}} if dead_letter else None,
+        )
+
+    def poll(self) -> bool:
+        settings = self._esm()
+        if settings is None or not settings.enabled:
+            return False
+        pipe = self._pipe
+        runner = _PipeStreamRunner(f"pipe {self.pipe_name}", pipe.arn, pipe.role_arn)
+        self._role = pipe.role_arn
+        with self.core.lock:
+            source = self._source_shards()
+        dispatched = False
+        now = time.time()
+        for shard_id, records in source.items():
+            with self._lock:
+                shard = self.shards.get(shard_id)
+                if shard is None:
+                    shard = _Shard(shard_id, self._initial_position(shard_id, records))
+                    self.shards[shard_id] = shard
+                if shard.inflight or (shard.next_try > now and not self.engine.fast):
+                    continue
+                if self._schedule(settings, runner, shard, records):  # type: ignore[arg-type]
+                    dispatched = True
+        return dispatched
+
+    def payload(self, record: _Record) -> dict[str, Any]:
+        if record.shaped is None:
+            shaped = super().payload(record)
+            if self.kind == "kinesis":
+                shaped = {**{k: v for k, v in shaped.items() if k != "kinesis"}, **shaped["kinesis"]}
+            record.shaped = shaped
+        return record.shaped
+
+    def _invoke(self, spec: Any, shard: _Shard, esm: Any, batch: _Batch, final: bool) -> InvokeOutcome:
+        from . import pipes
+
+        request_id = str(uuid.uuid4())
+        try:
+            pipes.deliver(self.core, self._pipe, [self.payload(r) for r in batch.records], self.kind)
+        except Exception as exc:  # the batch failed: retried, bisected or dead-lettered by _process
+            self.core.delivery_errors.append(f"pipe {self.pipe_name}: {type(exc).__name__}: {exc}")
+            return InvokeOutcome(request_id, error={"errorType": type(exc).__name__, "errorMessage": str(exc)})
+        return InvokeOutcome(request_id)
+
+    def pending(self) -> list[str]:
+        prefix = f"pipe {self.pipe_name} on {self.kind} "
+        return [line.replace(f"{self.kind} ", prefix, 1) for line in super().pending()]

@@ -1,0 +1,60 @@
+"""Lambda models whose moto counterparts have no physical id (Ref gave an object) or attributes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from ..cfn import _LocalModel
+
+
+class LambdaVersion(_LocalModel):
+    """A published version. Ref: the version's ARN; GetAtt: FunctionArn, Version."""
+
+    CFN_TYPE = "AWS::Lambda::Version"
+
+    @classmethod
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> LambdaVersion:
+        from moto.awslambda.utils import get_backend
+
+        published = get_backend(account_id, region_name).publish_version(
+            props["FunctionName"], description=props.get("Description", "")
+        )
+        base, version = str(published.function_arn), str(published.version)
+        arn = base if base.endswith(f":{version}") else f"{base}:{version}"
+        return cls(arn, {"FunctionArn": arn, "Version": version})
+
+
+class LambdaPermission(_LocalModel):
+    """A statement of a function's resource policy. Ref: the statement id (the physical id).
+
+    moto's model adds the statement but has no physical id (Ref gave an object) and never
+    removes the statement on delete.
+    """
+
+    CFN_TYPE = "AWS::Lambda::Permission"
+    GONE = (Exception,)  # the function (and its policy) is gone already
+
+    def __init__(self, statement_id: str, function_name: str) -> None:
+        super().__init__(statement_id, {})
+        self.function_name = function_name
+
+    @classmethod
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaPermission:
+        from moto.awslambda.utils import get_backend
+
+        function = get_backend(account_id, region_name).get_function(props["FunctionName"])
+        statement_id = resource_name[:100]
+        function.policy.add_statement(raw=json.dumps({**props, "StatementId": statement_id}))
+        return cls(statement_id, function.function_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.awslambda.utils import get_backend
+
+        with contextlib.suppress(*self.GONE):
+            get_backend(account_id, region_name).get_function(self.function_name).policy.del_statement(
+                self._physical_id
+            )
