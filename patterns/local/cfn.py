@@ -1100,21 +1100,22 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         if isinstance(resource_json, dict) and isinstance(resource_json.get("Ref"), str):
             check_ref(resource_json["Ref"], resources_map)
         cleaned = _strict_clean_json(resource_json, resources_map)
-        if isinstance(cleaned, str) and "{{resolve:" in cleaned:
+        if isinstance(cleaned, str) and "{{resolve:" in cleaned and hasattr(resources_map, "_account_id"):
             return dynamic.resolve(cleaned, resources_map._account_id, resources_map._region_name)
         return cleaned
 
     def check_ref(name: str, resources_map: Any) -> None:
         # moto's Ref falls back to the model object itself when it has no physical id; the next
         # string operation on it then fails deep inside moto. Name the resource instead.
-        if name.startswith("AWS::") or name not in resources_map._resource_json_map:
+        json_map = getattr(resources_map, "_resource_json_map", None)  # conditions pass a plain dict
+        if json_map is None or name.startswith("AWS::") or name not in json_map:
             return
         resource = resources_map[name]
         if resource is None or isinstance(resource, (str, int, float, list, dict)):
             return
         physical = getattr(resource, "physical_resource_id", None)
         if not isinstance(physical, str) or not physical:
-            resource_type = resources_map._resource_json_map[name].get("Type", "")
+            resource_type = json_map[name].get("Type", "")
             raise LocalCloudError(f"{name} ({resource_type}): Ref has no physical id in the local cloud")
 
     def _strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
