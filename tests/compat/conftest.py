@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 from patterns.local import LocalCloud
 
@@ -74,3 +76,13 @@ def bodies(cloud: LocalCloud, queue_url: str) -> list[Any]:
                 found.append(json.loads(message["Body"]))
             except ValueError:
                 found.append(message["Body"])
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[LocalCloud]:
+    """One local cloud (with its HTTP front door) for the whole suite: starting one is the slow part.
+
+    Each module deploys its own stacks (own names), so the apps do not see each other.
+    """
+    with LocalCloud() as local:
+        yield local

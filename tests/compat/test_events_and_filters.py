@@ -114,11 +114,10 @@ def _filters_app(app: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed() -> Iterator[tuple[LocalCloud, dict[str, dict[str, str]]]]:
+def deployed(cloud: LocalCloud) -> Iterator[tuple[LocalCloud, dict[str, dict[str, str]]]]:
     templates = synthesize(lambda app: (_bus_app(app), _filters_app(app)))
-    with LocalCloud(front_door=False) as cloud:
-        outputs = {name: cloud.deploy_template(template, name).outputs for name, template in templates.items()}
-        yield cloud, outputs
+    outputs = {name: cloud.deploy_template(template, name).outputs for name, template in templates.items()}
+    yield cloud, outputs
 
 
 def test_rules_on_a_custom_bus_deliver_to_their_targets(deployed: tuple[LocalCloud, Any]) -> None:
