@@ -57,6 +57,7 @@ ACCEPTED_MOTO_TYPES = frozenset(
         "AWS::ApiGateway::Resource",
         "AWS::ApiGateway::RestApi",
         "AWS::CloudWatch::Dashboard",
+        "AWS::ECR::Repository",  # in the CDK bootstrap stack (container assets are not run locally)
         "AWS::Events::Archive",
         "AWS::Events::Rule",
         "AWS::IAM::ManagedPolicy",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -52,7 +53,7 @@ def check(logical_id: str, props: Mapping[str, Any], *, front_door: bool) -> Non
     target = str(props.get("Target", ""))
     kind = target_kind(target)
     if kind not in TARGET_KINDS:
-        raise LocalCloudError(f"{where}: targets of type {kind or target!r} do not run locally ({target})")
+        raise LocalCloudError(f"{where}: targets of type {kind or 'unknown'} do not run locally ({target})")
     if kind == "execute-api" and not front_door:
         raise LocalCloudError(f"{where}: an API Gateway target needs the local cloud's HTTP front door (it is off)")
     parameters = props.get("TargetParameters") or {}
@@ -106,7 +107,8 @@ def deliver(core: CloudCore, pipe: Any, events: list[Any], source_kind: str) -> 
             core.invoke(target, events, source=label)
         return
     if kind == "execute-api":
-        _call_api_gateway(core, target, parameters, events)
+        for event in events:  # one request per event, as Pipes calls HTTP targets
+            _call_api_gateway(core, target, parameters, event)
         return
     if kind == "api-destination":
         for event in events:
@@ -197,7 +199,7 @@ def _fill_path(path: str, values: list[str]) -> str:
     return "/".join(next(filled, "*") if segment == "*" else segment for segment in segments)
 
 
-def _call_api_gateway(core: CloudCore, target: str, parameters: Mapping[str, Any], events: list[Any]) -> None:
+def _call_api_gateway(core: CloudCore, target: str, parameters: Mapping[str, Any], event: Any) -> None:
     """``arn:aws:execute-api:region:account:api-id/stage/METHOD/path``, through the front door."""
     base = getattr(core, "front_door_url", None)
     if not base:
@@ -207,8 +209,7 @@ def _call_api_gateway(core: CloudCore, target: str, parameters: Mapping[str, Any
     url = f"{base}/{api_id}" + ("" if stage == "$default" else f"/{stage}") + "/" + _fill_path("/".join(path), values)
     if query:
         url += "?" + urllib.parse.urlencode(query)
-    body = events[0] if len(events) == 1 else events
-    _send("POST" if method == "*" else method.upper(), url, headers, body)
+    _send("POST" if method == "*" else method.upper(), url, headers, event)
 
 
 def _call_api_destination(core: CloudCore, target: str, parameters: Mapping[str, Any], event: Any) -> None:
@@ -227,9 +228,22 @@ def _call_api_destination(core: CloudCore, target: str, parameters: Mapping[str,
     if connection is not None:
         headers.update(_connection_headers(connection))
     url = destination.invocation_endpoint.replace("*", values[0]) if values else destination.invocation_endpoint
+    url = _local_url(core, url)
     if query:
         url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query)
     _send(destination.http_method.upper(), url, headers, event)
+
+
+_EXECUTE_API = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(/.*)?$")
+
+
+def _local_url(core: CloudCore, url: str) -> str:
+    """An endpoint on an API Gateway API of this cloud is served by its front door."""
+    match = _EXECUTE_API.match(url)
+    base = getattr(core, "front_door_url", None)
+    if match is None or not base:
+        return url
+    return f"{base}/{match.group(1)}{match.group(2) or '/'}"
 
 
 def _connection_headers(connection: Any) -> dict[str, str]:

@@ -117,6 +117,18 @@ ROWS: dict[str, Row] = {
             "AWS::IAM::User",
             Row("User", {}, generated("AWS::IAM::User", "User"), {"Arn": arn("iam", "user/", region="")}),
         ),
+        (
+            "AWS::ECR::Repository",
+            Row(
+                "Repository",
+                {"RepositoryName": "contract-images"},
+                exactly("contract-images"),
+                {
+                    "Arn": arn("ecr", "repository/contract-images"),
+                    "RepositoryUri": exactly(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/contract-images"),
+                },
+            ),
+        ),
         ("AWS::KMS::Key", Row("Key", {}, UUID, {"Arn": arn("kms", "key/"), "KeyId": UUID})),
         (
             "AWS::KMS::Alias",
