@@ -78,11 +78,12 @@ def bodies(cloud: LocalCloud, queue_url: str) -> list[Any]:
                 found.append(message["Body"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cloud() -> Iterator[LocalCloud]:
-    """One local cloud (with its HTTP front door) for the whole suite: starting one is the slow part.
+    """One local cloud (with its HTTP front door) for this package: starting one is the slow part.
 
-    Each module deploys its own stacks (own names), so the apps do not see each other.
+    Each module deploys its own stacks (own names), so the apps do not see each other. Package
+    scope: it stops before other test packages start theirs (one local cloud per process).
     """
     with LocalCloud() as local:
         yield local
