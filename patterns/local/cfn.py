@@ -484,6 +484,9 @@ class SchedulerSchedule(_LocalModel):
     ) -> SchedulerSchedule:
         from moto.scheduler.models import scheduler_backends
 
+        from .models.events import check_targets
+
+        check_targets(kwargs.get("LogicalId", resource_name), cls.CFN_TYPE, props["Target"])
         name = props.get("Name", resource_name)
         group = props.get("GroupName", "default")
         schedule = scheduler_backends[account_id][region_name].create_schedule(
@@ -922,6 +925,7 @@ def local_models() -> dict[str, type]:
     """Every model the local cloud provides, by resource type (overrides of moto included)."""
     from .custom_resources import CustomResource
     from .models import MODELS
+    from .models.events import rule_model
     from .models.kms import key_model
 
     models: dict[str, type] = {model.cloudformation_type(): model for model in (*NEW_MODELS, *MODELS)}
@@ -931,6 +935,7 @@ def local_models() -> dict[str, type]:
     models["AWS::DynamoDB::Table"] = _dynamodb_table_model()
     models["AWS::SQS::Queue"] = _sqs_queue_model()
     models["AWS::KMS::Key"] = key_model()
+    models["AWS::Events::Rule"] = rule_model()
     models["AWS::CloudFormation::CustomResource"] = CustomResource
     return models
 

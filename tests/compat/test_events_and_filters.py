@@ -185,3 +185,25 @@ def test_dynamodb_stream_filters_match_the_new_image(deployed: tuple[LocalCloud,
     # THEN only the INSERT of the order matched
     records = [r for event in received(cloud, out["OnTableOut"]) for r in event["Records"]]
     assert [(r["eventName"], r["dynamodb"]["NewImage"]["pk"]["S"]) for r in records] == [("INSERT", "d-1")]
+
+
+def test_fails_if_a_rule_target_kind_is_not_delivered_locally(deployed: tuple[LocalCloud, Any]) -> None:
+    cloud, _ = deployed
+    # GIVEN a rule whose target is a Kinesis stream (rules deliver to it on AWS, not locally)
+    template = {
+        "Resources": {
+            "ToStream": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventPattern": {"source": ["shop"]},
+                    "Targets": [{"Arn": "arn:aws:kinesis:us-east-1:123456789012:stream/clicks", "Id": "stream"}],
+                },
+            }
+        }
+    }
+    # WHEN it is deployed THEN the deploy fails naming the rule, its type and the target kind,
+    # instead of the event being lost at delivery
+    from patterns.local import DeployError
+
+    with pytest.raises(DeployError, match=r"ToStream \(AWS::Events::Rule\): targets of type kinesis"):
+        cloud.deploy_template(template, "CompatBadRule")

@@ -119,3 +119,53 @@ class EventsApiDestination(_LocalModel):
         from moto.events.models import events_backends
 
         events_backends[account_id][region_name].delete_api_destination(resource_name)
+
+
+#: What EventBridge rules and Scheduler schedules deliver to locally (delivery._call_target).
+RULE_TARGET_KINDS = ("lambda", "sqs", "sns", "states", "event-bus", "logs")
+
+
+def check_targets(logical_id: str, resource_type: str, targets: Any) -> None:
+    """Refuse at deploy a rule or schedule target the local cloud would fail to deliver to."""
+    from ..pipes import target_kind
+
+    for target in targets if isinstance(targets, list) else [targets]:
+        arn = str((target or {}).get("Arn", ""))
+        kind = target_kind(arn)
+        if kind not in RULE_TARGET_KINDS:
+            raise LocalCloudError(
+                f"{logical_id} ({resource_type}): targets of type {kind or 'unknown'} are not delivered locally ({arn})"
+            )
+
+
+def rule_model() -> type:
+    """moto's Rule model, refusing at deploy the target kinds the local cloud does not deliver to."""
+    from moto.events.models import Rule
+
+    class RuleWithCheckedTargets(Rule):  # type: ignore[misc]
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[misc]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            targets = (cloudformation_json.get("Properties") or {}).get("Targets") or []
+            check_targets(kwargs.get("LogicalId", resource_name), "AWS::Events::Rule", targets)
+            return Rule.create_from_cloudformation_json(
+                resource_name, cloudformation_json, account_id, region_name, **kwargs
+            )
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[misc]
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            targets = (cloudformation_json.get("Properties") or {}).get("Targets") or []
+            check_targets(new_resource_name, "AWS::Events::Rule", targets)
+            return Rule.update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+    return RuleWithCheckedTargets
