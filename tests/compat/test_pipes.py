@@ -222,7 +222,7 @@ def test_api_destination_and_rest_api_targets_call_the_api(driven: Any) -> None:
     assert sorted(_origin(json.loads(c["body"])) for c in calls) == ["dynamodb"] * 2 + ["kinesis"] * 2 + ["sqs"] * 2
     headers = [{k.lower(): v for k, v in (c.get("headers") or {}).items()} for c in calls]
     assert sum(1 for h in headers if h.get("x-api-key") == "hook-key") == 3
-    assert cloud.errors == []
+    assert [e for e in cloud.errors if e.startswith("pipe ")] == []  # no batch failed and was retried
 
 
 def test_fails_if_a_pipe_target_kind_cannot_run_locally(cloud: LocalCloud) -> None:
