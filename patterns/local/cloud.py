@@ -230,8 +230,8 @@ class _Cloud:
         self.core.engine.drain(timeout)
 
     def advance(self, seconds: float) -> None:
-        """Move the local cloud's clock ``seconds`` forward (DynamoDB TTL, Firehose buffer intervals,
-        retries and handlers' clocks all see it); drain() afterwards runs what became due."""
+        """Move the local cloud's clock ``seconds`` forward (DynamoDB TTL, Firehose buffer intervals
+        and queued retries see it); drain() afterwards runs what became due."""
         self.core.engine.advance(seconds)
 
     def pending(self) -> list[str]:

@@ -153,7 +153,7 @@ class Engine:
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock ``seconds`` forward: timers and TTL expiries due by then run at the
-        next poll (or drain()), and handlers see the later time."""
+        next poll (or drain())."""
         if seconds < 0:
             raise ValueError(f"the clock only moves forward (given {seconds} s)")
         self._skew += seconds
