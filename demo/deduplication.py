@@ -42,9 +42,8 @@ def drive(ctx: DriveContext) -> DriveResult:
     event_id = f"order-{uuid.uuid4().hex[:8]}"
     kinesis = ctx.client("kinesis")
     for attempt in range(3):
-        kinesis.put_record(
-            StreamName=ctx.outputs["StreamName"], Data=event(event_id, amount=42, attempt=attempt), PartitionKey=event_id
-        )
+        data = event(event_id, amount=42, attempt=attempt)
+        kinesis.put_record(StreamName=ctx.outputs["StreamName"], Data=data, PartitionKey=event_id)
     ddb = ctx.client("dynamodb")
 
     def stored() -> dict | None:
