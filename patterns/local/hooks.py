@@ -303,7 +303,10 @@ class Hooks:
             hose = backend.delivery_streams.get(name)
             if hose is not None:
                 datas = [r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]) for r in records]
-                ids = core.engine.firehose.accept(hose, backend.account_id, backend.region_name, datas)
+                try:
+                    ids = core.engine.firehose.accept(hose, backend.account_id, backend.region_name, datas)
+                except ValueError as exc:  # a stream created through the API with what cannot run locally
+                    raise JsonRESTError("InvalidArgumentException", f"the local cloud cannot deliver: {exc}") from exc
                 if ids is not None:
                     responses = [{"RecordId": record_id} for record_id in ids]
                     return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": responses}

@@ -225,3 +225,20 @@ def test_prefix_expressions_evaluate_like_firehose() -> None:
     )
     assert rendered.startswith("e/processing-failed/2018/") and len(rendered.split("/")[3]) == 11
     assert render_prefix("!{timestamp:HH}", at=at.timestamp(), zone="Asia/Tokyo") == "19"
+
+
+def test_a_stream_created_through_the_api_with_an_unsupported_feature_refuses_records(cloud: LocalCloud) -> None:
+    from botocore.exceptions import ClientError
+
+    cloud.client("s3").create_bucket(Bucket="api-hose-bucket")
+    firehose = cloud.client("firehose")
+    firehose.create_delivery_stream(
+        DeliveryStreamName="hose",
+        ExtendedS3DestinationConfiguration={
+            "BucketARN": "arn:aws:s3:::api-hose-bucket",
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "DynamicPartitioningConfiguration": {"Enabled": True},
+        },
+    )
+    with pytest.raises(ClientError, match=r"InvalidArgumentException.*dynamic partitioning"):
+        _put(cloud, [b"x"])
