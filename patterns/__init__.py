@@ -23,6 +23,7 @@ _CONSTRUCTS: dict[str, str] = {
     "EventDrivenProcessor": "event_driven_processor",
     "ThumbnailerWithDb": "thumbnailer_with_db",
     "InternalEndpoint": "internal_endpoint",
+    "Deduplication": "deduplication",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -42,6 +43,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.command import Command
     from patterns.decoupled_messaging import DecoupledMessaging
+    from patterns.deduplication import Deduplication
     from patterns.event_driven_processor import EventDrivenProcessor
     from patterns.fan_out_fan_in import FanOutFanIn
     from patterns.internal_endpoint import InternalEndpoint

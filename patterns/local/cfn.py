@@ -518,8 +518,8 @@ class SchedulerSchedule(_LocalModel):
 class FirehoseDeliveryStream(_LocalModel):
     """AWS::KinesisFirehose::DeliveryStream (S3 destinations; a Kinesis source is polled locally).
 
-    Records are written to S3 as they arrive (buffering hints and Lambda processing are not
-    applied locally).
+    Delivery (buffering hints, prefixes, GZIP, Lambda processing) is firehose.py's; a configuration
+    it cannot run fails here, at deploy.
     """
 
     CFN_TYPE = "AWS::KinesisFirehose::DeliveryStream"
@@ -532,7 +532,17 @@ class FirehoseDeliveryStream(_LocalModel):
     ) -> FirehoseDeliveryStream:
         from moto.firehose.models import firehose_backends
 
+        from .firehose import check_config
+
         name = props.get("DeliveryStreamName", resource_name)[:64]
+        destinations = [key for key in props if key.endswith("DestinationConfiguration")]
+        for key in destinations:
+            if key not in ("S3DestinationConfiguration", "ExtendedS3DestinationConfiguration"):
+                raise _cfn_error(f"{cls.CFN_TYPE} {resource_name}: {key} is not supported by the local cloud (S3 only)")
+            try:
+                check_config(props[key], extended=key.startswith("Extended"))
+            except ValueError as exc:
+                raise _cfn_error(f"{cls.CFN_TYPE} {resource_name}: {key}: {exc}") from exc
         backend = firehose_backends[account_id][region_name]
         backend.create_delivery_stream(
             region=region_name,

@@ -231,6 +231,11 @@ class _Cloud:
         """Run pollers and deliveries until nothing is left; DrainTimeout says what was pending."""
         self.core.engine.drain(timeout)
 
+    def advance(self, seconds: float) -> None:
+        """Move the local cloud's clock ``seconds`` forward (DynamoDB TTL, Firehose buffer intervals
+        and queued retries see it); drain() afterwards runs what became due."""
+        self.core.engine.advance(seconds)
+
     def pending(self) -> list[str]:
         return self.core.engine.pending()
 

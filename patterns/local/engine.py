@@ -85,7 +85,9 @@ class Engine:
     """Owns the worker pool, the async queue and the pollers; see the module docstring."""
 
     def __init__(self, core: CloudCore, settings: Settings, *, background: bool) -> None:
+        from .firehose import FirehoseDelivery
         from .pollers import PollerSet
+        from .ttl import TtlSweeper
 
         self.core = core
         self.settings = settings
@@ -106,6 +108,8 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.errors: list[str] = []
         self.pollers = PollerSet(self)
+        self.ttl = TtlSweeper(self)
+        self.firehose = FirehoseDelivery(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -146,6 +150,14 @@ class Engine:
     def clock(self) -> float:
         """The virtual clock of asynchronous work: the wall clock plus every skip drain() made."""
         return time.time() + self._skew
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock ``seconds`` forward: timers and TTL expiries due by then run at the
+        next poll (or drain())."""
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward (given {seconds} s)")
+        self._skew += seconds
+        self.ttl.sweep(force=True)
 
     def _due_in(self, seconds: float) -> float:
         """When work AWS would start ``seconds`` from now is due on the virtual clock.
@@ -361,6 +373,7 @@ class Engine:
         """Dispatch all work that is ready now; True if anything was started."""
         with self._poll_lock:
             dispatched = self._dispatch_async()
+            dispatched = self.ttl.sweep() or dispatched
             dispatched = self.pollers.poll() or dispatched
             return dispatched
 

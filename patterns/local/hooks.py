@@ -276,6 +276,7 @@ class Hooks:
     def _delivery_hooks(self) -> None:
         import moto.s3.notifications as s3_notifications
         from moto.events.models import Rule
+        from moto.firehose.models import FirehoseBackend
         from moto.s3.models import FakeBucket
         from moto.sns.models import Subscription
 
@@ -310,6 +311,23 @@ class Hooks:
                 return PermissionResult.NEUTRAL
             return IAMPolicy(json.dumps({**document, "Statement": statements})).is_action_permitted(action, resource)
 
+        put_record_batch = FirehoseBackend.put_record_batch
+
+        def firehose_put_record_batch(backend: Any, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+            # Firehose buffers records and writes an object per buffer (firehose.py), not one per call.
+            hose = backend.delivery_streams.get(name)
+            if hose is not None:
+                datas = [r["Data"] if isinstance(r["Data"], bytes) else base64.b64decode(r["Data"]) for r in records]
+                try:
+                    ids = core.engine.firehose.accept(hose, backend.account_id, backend.region_name, datas)
+                except ValueError as exc:  # a stream created through the API with what cannot run locally
+                    raise JsonRESTError("InvalidArgumentException", f"the local cloud cannot deliver: {exc}") from exc
+                if ids is not None:
+                    responses = [{"RecordId": record_id} for record_id in ids]
+                    return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": responses}
+            return put_record_batch(backend, name, records)
+
+        self.patcher.set(FirehoseBackend, "put_record_batch", firehose_put_record_batch)
         self.patcher.set(FakeBucket, "get_permission", bucket_permission)
         self.patcher.set(Subscription, "publish", subscription_publish)
         self.patcher.set(Rule, "send_to_targets", send_to_targets)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import math
 import threading
@@ -430,17 +431,43 @@ class StreamPoller:
             source = self._source_shards()
         dispatched = False
         now = time.time()
+        factor = self._factor(esm)
         for shard_id, records in source.items():
-            with self._lock:
-                shard = self.shards.get(shard_id)
-                if shard is None:
-                    shard = _Shard(shard_id, self._initial_position(shard_id, records))
-                    self.shards[shard_id] = shard
-                if shard.inflight or (shard.next_try > now and not self.engine.fast):
-                    continue
-                if self._schedule(esm, spec, shard, records):
-                    dispatched = True
+            for lane, lane_records in self._lanes(shard_id, records, factor).items():
+                with self._lock:
+                    shard = self.shards.get(lane)
+                    if shard is None:
+                        shard = _Shard(shard_id, self._initial_position(shard_id, records))
+                        self.shards[lane] = shard
+                    if shard.inflight or (shard.next_try > now and not self.engine.fast):
+                        continue
+                    if self._schedule(esm, spec, shard, lane_records):
+                        dispatched = True
         return dispatched
+
+    @staticmethod
+    def _factor(esm: Any) -> int:
+        return max(1, int(esm.parallelization_factor or 1))
+
+    def _partition_key(self, record: _Record) -> str:
+        if self.kind == "kinesis":
+            return str(record.raw.partition_key)
+        return json.dumps(record.raw["dynamodb"].get("Keys", {}), sort_keys=True, default=str)
+
+    def _lanes(self, shard_id: str, records: list[_Record], factor: int) -> dict[str, list[_Record]]:
+        """The shard's records per concurrent batcher (ParallelizationFactor, 1-10).
+
+        AWS runs up to ``factor`` batches of one shard at once and keeps the records of one
+        partition key in order by always giving them to the same batcher; each batcher checkpoints
+        on its own. With a factor of 1 the shard is its one batcher.
+        """
+        if factor == 1:
+            return {shard_id: records}
+        lanes: dict[str, list[_Record]] = {f"{shard_id}#{n}": [] for n in range(factor)}
+        for record in records:
+            digest = hashlib.md5(self._partition_key(record).encode(), usedforsecurity=False).digest()
+            lanes[f"{shard_id}#{int.from_bytes(digest[:4], 'big') % factor}"].append(record)
+        return lanes
 
     def _window(self, esm: Any, arrival: float) -> float:
         size = float(esm.tumbling_window)
@@ -633,17 +660,19 @@ class StreamPoller:
         with self.core.lock:
             source = self._source_shards()
         out = []
+        factor = self._factor(esm)
         with self._lock:
-            for shard_id, records in source.items():
-                shard = self.shards.get(shard_id)
-                position = shard.position if shard else self._initial_position(shard_id, records)
-                unread = sum(1 for r in records if r.seq > position)
-                if unread or (shard and (shard.work or shard.inflight or shard.window_start is not None)):
-                    work = list(shard.work) if shard else []
-                    retries = f", retrying attempt {work[0].attempts}" if work else ""
-                    out.append(
-                        f"{self.kind} {self.stream_arn} shard {shard_id}: {unread} unprocessed record(s){retries}"
-                    )
+            for shard_id, all_records in source.items():
+                for lane, records in self._lanes(shard_id, all_records, factor).items():
+                    shard = self.shards.get(lane)
+                    position = shard.position if shard else self._initial_position(shard_id, all_records)
+                    unread = sum(1 for r in records if r.seq > position)
+                    if unread or (shard and (shard.work or shard.inflight or shard.window_start is not None)):
+                        work = list(shard.work) if shard else []
+                        retries = f", retrying attempt {work[0].attempts}" if work else ""
+                        out.append(
+                            f"{self.kind} {self.stream_arn} shard {lane}: {unread} unprocessed record(s){retries}"
+                        )
         return out
 
 
