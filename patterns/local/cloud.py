@@ -432,6 +432,20 @@ class LocalCloudServer(_Cloud):
             "AWS_DEFAULT_REGION": self.region,
         }
 
+    def secret_access_key(self, access_key_id: str) -> str | None:
+        """The secret of an access key this cloud issued: its own, or one moto's IAM / STS handed out
+        (the CDK CLI signs with the credentials of the bootstrap roles it assumes)."""
+        if access_key_id == ACCESS_KEY_ID:
+            return self._secret_access_key
+        from moto.iam.models import iam_backends
+
+        for account in list(iam_backends.values()):
+            for backend in list(account.values()):  # the partitions moto has created
+                key = backend.access_keys.get(access_key_id)
+                if key is not None:
+                    return str(key.secret_access_key)
+        return None
+
     def _lock_state_dir(self) -> None:
         """One running server per state dir: an exclusive lock on ``server.lock`` while it runs."""
         import fcntl

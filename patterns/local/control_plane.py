@@ -164,7 +164,7 @@ def make_server(cloud: LocalCloudServer, host: str, port: int, *, read_timeout: 
         allowed_origins=cloud.allowed_origins,
         secret=cloud.secret,
         secret_paths=(PREFIX, "/moto-api/"),
-        credentials={cloud.env["AWS_ACCESS_KEY_ID"]: cloud.env["AWS_SECRET_ACCESS_KEY"]},
+        credentials=cloud.secret_access_key,
         cors=True,
     )
     return BoundServer(

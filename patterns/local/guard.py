@@ -105,7 +105,10 @@ def _parse_authorization(header: str) -> dict[str, str]:
     return fields
 
 
-def verify_sigv4(environ: dict[str, Any], credentials: Mapping[str, str]) -> str:
+SecretLookup = Callable[[str], "str | None"]
+
+
+def verify_sigv4(environ: dict[str, Any], credentials: SecretLookup) -> str:
     """Verify a SigV4-signed request (header or presigned query); returns the access key id.
 
     The payload hash is the ``X-Amz-Content-SHA256`` header when sent (S3; streaming uploads sign
@@ -128,7 +131,7 @@ def verify_sigv4(environ: dict[str, Any], credentials: Mapping[str, str]) -> str
     else:
         raise SigV4Error("MissingAuthenticationToken", "Request is missing Authentication Token")
     access_key, _, scope = credential.partition("/")
-    secret = credentials.get(access_key)
+    secret = credentials(access_key)
     if secret is None:
         raise SigV4Error("InvalidClientTokenId", "The security token included in the request is invalid.")
     scope_parts = scope.split("/")
@@ -186,9 +189,10 @@ class Guard:
     ``port`` is the port the server is reached on (an int, or a callable for a server that learns
     its port when it binds). ``allowed_origins`` are extra browser origins (``http://localhost:3000``)
     allowed besides the server's own. ``secret`` guards every path starting with one of
-    ``secret_paths``. ``credentials`` (access key id → secret access key) turns on SigV4 checks of
-    every other request. ``cors`` answers CORS for allowlisted origins (AWS API ports only; the
-    API front door answers CORS as each deployed API configures it).
+    ``secret_paths``. ``credentials`` (access key id → secret access key, a mapping or a lookup
+    function returning None for an unknown key) turns on SigV4 checks of every other request.
+    ``cors`` answers CORS for allowlisted origins (AWS API ports only; the API front door answers
+    CORS as each deployed API configures it).
     """
 
     def __init__(
@@ -199,7 +203,7 @@ class Guard:
         allowed_origins: Iterable[str] = (),
         secret: str | None = None,
         secret_paths: Iterable[str] = (),
-        credentials: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | SecretLookup | None = None,
         cors: bool = False,
     ) -> None:
         self.app = app
@@ -207,7 +211,10 @@ class Guard:
         self.allowed_origins = frozenset(o for o in (_origin_of(x) for x in allowed_origins) if o)
         self.secret = secret
         self.secret_paths = tuple(secret_paths)
-        self.credentials = dict(credentials) if credentials is not None else None
+        if credentials is None or callable(credentials):
+            self.credentials: SecretLookup | None = credentials
+        else:
+            self.credentials = dict(credentials).get
         self.cors = cors
 
     @property
