@@ -17,6 +17,7 @@ from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore, activate, deactiva
 from .deploy import Assembly, DeployedStack, Deployer
 from .engine import Settings
 from .errors import LocalCloudError
+from .moto_fixes import expire_log_events
 from .runtime import Invocation
 
 #: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
@@ -227,6 +228,7 @@ class _Cloud:
             group = self.core.logs_backend(spec.account_id, spec.region).groups.get(spec.log_group)
             if group is None:
                 return []
+            expire_log_events(group, self.core.engine.clock())
             events = [e for stream in group.streams.values() for e in stream.events]
         return [e.message for e in sorted(events, key=lambda e: e.timestamp)]
 

@@ -88,7 +88,7 @@ class Hooks:
         self._delivery_hooks()
         self._stepfunctions_hooks()
         cfn.install(self.core, self.patcher)
-        moto_fixes.install(self.patcher)
+        moto_fixes.install(self.patcher, clock=self.core.engine.clock)
 
     def uninstall(self) -> None:
         from moto.core import config as moto_config

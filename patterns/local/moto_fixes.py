@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -164,7 +164,38 @@ def _transactions_without_table_copies(patcher: Patcher) -> None:
     patcher.set(DynamoDBBackend, "transact_write_items", transact_write_items)
 
 
-def install(patcher: Patcher) -> None:
-    """Apply both fixes through ``patcher`` (undone by ``patcher.restore()``)."""
+def expire_log_events(group: Any, now: float) -> int:
+    """Drop the events of a CloudWatch log group older than its retention at ``now`` (epoch s);
+    returns how many. moto stores ``RetentionInDays`` and never applies it."""
+    days = getattr(group, "retention_in_days", None)
+    if not days:
+        return 0
+    oldest = int((now - int(days) * 86400) * 1000)
+    dropped = 0
+    for stream in list(group.streams.values()):
+        kept = [event for event in stream.events if event.timestamp >= oldest]
+        dropped += len(stream.events) - len(kept)
+        stream.events[:] = kept
+    return dropped
+
+
+def _log_retention(patcher: Patcher, clock: Callable[[], float]) -> None:
+    from moto.logs.models import LogGroup
+
+    for name in ("get_log_events", "filter_log_events"):
+        original = getattr(LogGroup, name)
+
+        def expiring(group: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            expire_log_events(group, clock())
+            return __original(group, *args, **kwargs)
+
+        patcher.set(LogGroup, name, expiring)
+
+
+def install(patcher: Patcher, clock: Callable[[], float] | None = None) -> None:
+    """Apply the fixes through ``patcher`` (undone by ``patcher.restore()``); with ``clock`` (the
+    local cloud's, epoch seconds) log groups' retention is applied when their events are read."""
     _weak_tracking(patcher)
     _transactions_without_table_copies(patcher)
+    if clock is not None:
+        _log_retention(patcher, clock)
