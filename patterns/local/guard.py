@@ -23,10 +23,12 @@ clock, which ``drain()`` moves ahead of the wall clock.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import io
 import json
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -311,6 +313,13 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _probe(host: str, port: int) -> None:
+    """Raise OSError(EADDRINUSE) if ``port`` is taken (werkzeug would print and exit instead)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 class BoundServer:
     """A threaded werkzeug server, bound when constructed (a busy port fails there, at once),
     serving on a daemon thread once started.
@@ -334,7 +343,12 @@ class BoundServer:
 
         base = request_handler or WSGIRequestHandler
         handler = type(f"Timed{base.__name__}", (base,), {"timeout": read_timeout})
-        self.server = make_server(host, port, app, threaded=True, request_handler=handler)
+        if port:
+            _probe(host, port)
+        try:
+            self.server = make_server(host, port, app, threaded=True, request_handler=handler)
+        except SystemExit:  # werkzeug exits the process when the port is taken
+            raise OSError(errno.EADDRINUSE, f"port {port} is already in use") from None
         self.server.daemon_threads = True
         self.port: int = int(self.server.server_port)
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
