@@ -8,7 +8,7 @@ from bench.soak import soak
 from patterns.local import LocalCloudServer
 
 #: Requests of the soak, sized to stay well under 25 s on a loaded 2-core machine.
-REQUESTS = 600
+REQUESTS = 500
 #: How much the server's RSS may grow over the soak, measured after draining.
 RSS_BUDGET_MB = 200.0
 
