@@ -17,12 +17,14 @@ sees the request:
 
 ``cors=True`` answers preflights of allowlisted origins itself and adds ``Access-Control-Allow-Origin``
 for them (nothing for any other origin: moto's own reflect-every-origin CORS is switched off).
-The signing date is not checked against the wall clock: handlers sign with the local cloud's
-clock, which ``drain()`` moves ahead of the wall clock.
+S3 presigned URLs are checked too (SigV4, and the legacy SigV2 kind boto3 makes for us-east-1).
+The signing date and a presigned URL's expiry are not checked against the wall clock: handlers sign
+with the local cloud's clock, which ``drain()`` moves ahead of the wall clock.
 """
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import hmac
@@ -124,6 +126,8 @@ def verify_sigv4(environ: dict[str, Any], credentials: SecretLookup) -> str:
         credential, signed_headers, signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
         amz_date = _header_value(environ, "x-amz-date")
         canonical_query = _canonical_query(raw_query)
+    elif "Signature" in query and "AWSAccessKeyId" in query:
+        return _verify_s3_query_v2(environ, query, credentials)
     elif "X-Amz-Signature" in query:
         credential = query.get("X-Amz-Credential", [""])[-1]
         signed_headers = query.get("X-Amz-SignedHeaders", ["host"])[-1]
@@ -172,6 +176,81 @@ def verify_sigv4(environ: dict[str, Any], credentials: SecretLookup) -> str:
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your AWS Secret Access Key and signing method.",
+    )
+
+
+#: S3 sub-resources that are part of a (SigV2) string to sign.
+_S3_SUBRESOURCES = frozenset(
+    [
+        "acl",
+        "accelerate",
+        "analytics",
+        "cors",
+        "delete",
+        "encryption",
+        "inventory",
+        "lifecycle",
+        "location",
+        "logging",
+        "metrics",
+        "notification",
+        "partNumber",
+        "policy",
+        "replication",
+        "requestPayment",
+        "restore",
+        "tagging",
+        "torrent",
+        "uploadId",
+        "uploads",
+        "versionId",
+        "versioning",
+        "versions",
+        "website",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+    ]
+)
+
+
+def _verify_s3_query_v2(environ: dict[str, Any], query: dict[str, list[str]], credentials: SecretLookup) -> str:
+    """An S3 presigned URL of the legacy (SigV2) kind, which boto3 still makes for us-east-1."""
+    access_key = query["AWSAccessKeyId"][-1]
+    secret = credentials(access_key)
+    if secret is None:
+        raise SigV4Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+    host = str(environ.get("HTTP_HOST", "")).rpartition(":")[0].lower()
+    bucket = host[: -len(".localhost")] if host.endswith(".localhost") else ""
+    resource = (f"/{bucket}" if bucket else "") + _raw_path(environ)
+    subresources = sorted((k, v[-1]) for k, v in query.items() if k in _S3_SUBRESOURCES)
+    if subresources:
+        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in subresources)
+    amz_headers = sorted(
+        (k[5:].lower().replace("_", "-"), " ".join(str(v).split()))
+        for k, v in environ.items()
+        if k.startswith("HTTP_X_AMZ_")
+    )
+    to_sign = "\n".join(
+        [
+            str(environ.get("REQUEST_METHOD", "GET")),
+            _header_value(environ, "content-md5"),
+            _header_value(environ, "content-type"),
+            query.get("Expires", [""])[-1],
+            *[f"{k}:{v}" for k, v in amz_headers],
+            resource,
+        ]
+    )
+    expected = base64.b64encode(hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
+    if hmac.compare_digest(expected, query["Signature"][-1]):
+        return access_key
+    raise SigV4Error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
     )
 
 

@@ -171,3 +171,24 @@ def test_the_guard_wraps_any_wsgi_app() -> None:
     assert call("/admin/x").startswith("403")
     assert call("/data").startswith("403")
     assert seen == ["/admin/x"]
+
+
+@pytest.mark.parametrize("signature", ["s3", "s3v4"])  # boto3's default presigned URL for us-east-1 is SigV2
+def test_s3_presigned_urls_and_virtual_host_buckets_pass_the_guard(server: LocalCloudServer, signature: str) -> None:
+    # GIVEN an object, and a presigned URL of it in virtual-host style (Host: <bucket>.localhost:PORT)
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="uploads")
+    s3.put_object(Bucket="uploads", Key="a b/c.txt", Body=b"hello")
+    virtual = server.client("s3", config=Config(signature_version=signature, s3={"addressing_style": "virtual"}))
+    url = urllib.parse.urlsplit(
+        virtual.generate_presigned_url("get_object", Params={"Bucket": "uploads", "Key": "a b/c.txt"})
+    )
+    assert url.netloc == f"uploads.localhost:{server.port}"
+
+    # WHEN it is fetched (query-string SigV4, bucket from the Host), and with a tampered key
+    signed = _send(server, "GET", f"{url.path}?{url.query}", headers={"Host": url.netloc})
+    tampered = _send(server, "GET", f"{url.path.replace('c.txt', 'd.txt')}?{url.query}", headers={"Host": url.netloc})
+
+    # THEN the signed one is served and the tampered one is refused
+    assert (signed[0], signed[2]) == (200, b"hello")
+    assert tampered[0] == 403 and b"SignatureDoesNotMatch" in tampered[2]
