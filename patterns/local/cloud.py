@@ -490,6 +490,14 @@ class LocalCloudServer(_Cloud):
         self._sfn_patcher = Patcher()
         self._sfn_patcher.set(boto_client, "boto3", _Boto3)
 
+    @staticmethod
+    def _forget_default_boto3_session() -> None:
+        """Handlers running in this process share boto3's default session, which caches the first
+        credentials it resolved (another server's, or a test's): they must resolve this server's."""
+        import boto3
+
+        boto3.DEFAULT_SESSION = None
+
     def start(self) -> LocalCloudServer:
         if self._started:
             return self
@@ -519,6 +527,7 @@ class LocalCloudServer(_Cloud):
         # moto's Step Functions interpreter calls back into the server on MOTO_PORT.
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
+        self._forget_default_boto3_session()
         try:
             self.core.install()
             self._sign_step_functions_calls()

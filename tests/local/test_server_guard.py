@@ -43,7 +43,7 @@ def _send(
 
 
 def _queues(server: LocalCloudServer) -> list[str]:
-    return list(server.client("sqs").list_queues().get("QueueUrls", []))
+    return list(server.client("sqs").list_queues(QueueNamePrefix="precious").get("QueueUrls", []))
 
 
 def test_a_cross_origin_preflight_is_refused_and_nothing_is_reflected(server: LocalCloudServer) -> None:
