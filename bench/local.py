@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.local")
     parser.add_argument("--rounds", type=int, default=3, help="in-process deploys per stack")
+    parser.add_argument(
+        "--soak-requests", type=int, default=5000, help="requests of the server soak (bench.soak); 0: skip it"
+    )
     args = parser.parse_args(argv)
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "NODE_NO_WARNINGS": "1",
            "CDK_DISABLE_VERSION_CHECK": "1"}
@@ -54,7 +57,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {stack:<32} {statistics.median(times):6.2f} s  {min(times):6.2f} s")
     total = sum(statistics.median(t) for t in per_stack.values())
     print(f"  {'all stacks':<32} {total:6.2f} s")
-    return 0 if ok == len(rows) else 1
+    soaked = soak_section(args.soak_requests)
+    return 0 if ok == len(rows) and soaked else 1
+
+
+def soak_section(requests: int) -> bool:
+    """The long soak of a server through its front door (bench.soak): req/s, p50/p99, RSS per 1,000."""
+    if requests <= 0:
+        return True
+    from bench.soak import soak
+    from patterns.local import LocalCloudServer
+
+    with LocalCloudServer() as server:
+        result = soak(server, requests, clients=8, max_seconds=900)
+    print(f"\nserver soak through the front door: {result.summary()}")
+    print("  throughput per tenth (req/s): " + " ".join(f"{t:.0f}" for t in result.tenths))
+    return not result.errors
 
 
 if __name__ == "__main__":

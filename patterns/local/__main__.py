@@ -7,11 +7,14 @@ control plane (``--endpoint``, default ``$AWS_ENDPOINT_URL``).
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 from types import FrameType
 
 from .cloud import LocalCloudServer
+from .control_plane import SECRET_ENV
+from .errors import LocalCloudError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +29,20 @@ def main(argv: list[str] | None = None) -> int:
         "resources are not persisted across restarts",
     )
     serve.add_argument("--no-front-door", action="store_true", help="do not serve API Gateway APIs over HTTP")
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin (e.g. http://localhost:3000) allowed to call the server; repeatable "
+        "(default: none besides the server's own: pages of other origins get 403)",
+    )
+    serve.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a connection may stall or idle before it is closed (default: 30)",
+    )
     fire = commands.add_parser("fire", help="fire a schedule (rule or Scheduler schedule) of a running server")
     fire.add_argument("schedule", help="name, logical id or construct path")
     drain = commands.add_parser("drain", help="wait until a running server is quiet")
@@ -38,8 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return _control(args)
 
-    server = LocalCloudServer(port=args.port, state_dir=args.state_dir, front_door=not args.no_front_door)
-    server.start()
+    server = LocalCloudServer(
+        port=args.port,
+        state_dir=args.state_dir,
+        front_door=not args.no_front_door,
+        allowed_origins=args.allow_origin,
+        read_timeout=args.read_timeout,
+    )
+    try:
+        server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"port {server.port} is already in use: pick another --port (or 0 for a free one)", file=sys.stderr)
+        else:
+            print(f"the local cloud could not start: {exc}", file=sys.stderr)
+        return 2
+    except LocalCloudError as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()
@@ -50,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if server.front_door_error is None and server.front_door_url:
         print(f"API front door on {server.front_door_url}", flush=True)
     print(f"control plane on {server.control_url} (python -m patterns.local fire|drain|invocations)", flush=True)
-    print("use it with:", flush=True)
-    for key, value in server.env.items():
+    print("use it with (the secret guards the control plane and /moto-api/):", flush=True)
+    for key, value in {**server.env, SECRET_ENV: server.secret}.items():
         print(f"export {key}={value}", flush=True)
     server.wait()
     return 0
@@ -62,7 +95,6 @@ def _control(args: argparse.Namespace) -> int:
     import json
 
     from .control_plane import control
-    from .errors import LocalCloudError
 
     try:
         client = control(args.endpoint)

@@ -28,6 +28,7 @@ import base64
 import contextlib
 import datetime
 import http
+import io
 import json
 import logging
 import re
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt  # PyJWT: a declared dependency of the local extra, imported eagerly so its absence is loud
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request
 
 from . import vtl
@@ -431,13 +432,19 @@ class FrontDoor:
         account_id: str = "123456789012",
         region: str = "us-east-1",
         backend_lock: contextlib.AbstractContextManager[Any] | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        read_timeout: float = 30.0,
     ) -> None:
         self.account_id = account_id
+        #: None: browsers' origins are not checked (the API's CORS answers, as on AWS). A tuple (a
+        #: server's allowlist): a request from a foreign origin is refused (403) unless that origin is
+        #: allowlisted or the deployed API's own CORS configuration allows it.
+        self.allowed_origins = None if allowed_origins is None else tuple(allowed_origins)
+        self.read_timeout = read_timeout
         self.region = region
         self._invoke = invoke
         self._lock: contextlib.AbstractContextManager[Any] = backend_lock or contextlib.nullcontext()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: Any = None
         self._base_url: str | None = None
         self._dispatcher = _ServiceDispatcher()
         self._auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
@@ -446,26 +453,66 @@ class FrontDoor:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start the threaded server; returns the base URL (``http://127.0.0.1:PORT``)."""
+        """Start the threaded server; returns the base URL (``http://127.0.0.1:PORT``).
+
+        Behind the guard (guard.py): only loopback Host names of this port (DNS rebinding), and with
+        ``allowed_origins`` set, no foreign Origin/Referer the API does not allow. Connections that
+        stop sending or idle are closed after ``read_timeout``.
+        """
+        from .guard import BoundServer, Guard
+
         if self._server is not None:
             raise RuntimeError("FrontDoor is already started")
-        server = make_server(host, port, self.wsgi_app, threaded=True, request_handler=_RequestHandler)
-        server.daemon_threads = True
+        guard = Guard(self.wsgi_app, port=lambda: server.port, allowed_origins=self.allowed_origins or ())
+        if self.allowed_origins is None:
+            guard.origin_allowed = lambda origin: True  # type: ignore[method-assign]
+        else:
+            base_check = guard.origin_allowed
+            guard.origin_allowed = lambda origin: base_check(origin) or self._api_allows_origin(origin)  # type: ignore[method-assign]
+        server = BoundServer(
+            guard,
+            host,
+            port,
+            request_handler=_RequestHandler,
+            read_timeout=self.read_timeout,
+            name="apigateway-front-door",
+        )
+        server.start()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="apigateway-front-door", daemon=True)
-        self._thread.start()
-        self._base_url = f"http://{host}:{server.server_port}"
+        self._base_url = f"http://{host}:{server.port}"
         return self._base_url
 
     def stop(self) -> None:
         """Stop the server and wait for its thread; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
+            server.stop()
+
+    def _api_allows_origin(self, origin: str) -> bool:
+        """True if some deployed API's CORS configuration names ``origin`` (or ``*``): an HTTP API's
+        ``CorsConfiguration``, or the origins a REST API's OPTIONS integrations answer with."""
+        from moto.apigateway.models import apigateway_backends
+        from moto.apigatewayv2.models import apigatewayv2_backends
+
+        with self._lock:
+            for api in list(apigatewayv2_backends[self.account_id][self.region].apis.values()):
+                allowed = (api.cors_configuration or {}).get("allowOrigins") or []
+                if "*" in allowed or origin in [o.rstrip("/").lower() for o in allowed]:
+                    return True
+            for rest_api in list(apigateway_backends[self.account_id][self.region].apis.values()):
+                for resource in list(rest_api.resources.values()):
+                    method = (resource.resource_methods or {}).get("OPTIONS")
+                    integration = getattr(method, "method_integration", None)
+                    for response in (getattr(integration, "integration_responses", None) or {}).values():
+                        texts = [
+                            str(v)
+                            for k, v in (response.response_parameters or {}).items()
+                            if k.lower().endswith("access-control-allow-origin")
+                        ]
+                        texts += [str(t) for t in (response.response_templates or {}).values()]
+                        if any("'*'" in t or origin in t.lower() for t in texts):
+                            return True
+        return False
 
     def __enter__(self) -> FrontDoor:
         if self._server is None:
@@ -540,7 +587,8 @@ class FrontDoor:
         """The WSGI application (also usable in-process, e.g. with werkzeug's test client)."""
         request = Request(environ)
         try:
-            reply = self._dispatch(request, environ)
+            too_long = _payload_too_large(environ)
+            reply = too_long if too_long is not None else self._dispatch(request, environ)
         except Exception:
             _LOG.exception("front door failed on %s %s", request.method, request.path)
             reply = _Reply(500, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
@@ -619,6 +667,32 @@ class FrontDoor:
         return value
 
 
+#: API Gateway's largest request payload (REST and HTTP APIs): 10 MB.
+MAX_PAYLOAD = 10 * 1024 * 1024
+
+
+def _payload_too_large(environ: dict[str, Any]) -> _Reply | None:
+    """API Gateway's 413 for a payload over 10 MB, before anything (the function) sees it.
+
+    A declared Content-Length is judged without reading the body; a chunked body is read up to the
+    limit and kept for the request."""
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        declared = -1
+    if declared > MAX_PAYLOAD:
+        return _json_reply(413, {"message": "Request Too Long"})
+    if declared < 0 and "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
+        body = environ["wsgi.input"].read(MAX_PAYLOAD + 1)
+        if len(body) > MAX_PAYLOAD:
+            return _json_reply(413, {"message": "Request Too Long"})
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
+    return None
+
+
 def _json_reply(status: int, document: Any, headers: Iterable[tuple[str, str]] = ()) -> _Reply:
     return _Reply(status, [("Content-Type", "application/json"), *headers], json.dumps(document).encode())
 
@@ -637,14 +711,13 @@ def _lambda_arn(uri: str | None, stage_variables: dict[str, str]) -> str | None:
 
 
 def _decode_body(request: _Request, binary: bool) -> tuple[str | None, bool]:
+    """The event's body: base64 only for a binary media type; text otherwise, as API Gateway
+    passes it (bytes that are not UTF-8 become U+FFFD, the body is never base64 for a text type)."""
     if not request.body:
         return None, False
     if binary:
         return base64.b64encode(request.body).decode("ascii"), True
-    try:
-        return request.body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return base64.b64encode(request.body).decode("ascii"), True
+    return request.body.decode("utf-8", errors="replace"), False
 
 
 def _media_matches(media_type: str, patterns: Iterable[str]) -> bool:

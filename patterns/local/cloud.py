@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Iterable, Mapping
@@ -16,11 +17,13 @@ from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore, activate, deactiva
 from .deploy import Assembly, DeployedStack, Deployer
 from .engine import Settings
 from .errors import LocalCloudError
+from .moto_fixes import expire_log_events
 from .runtime import Invocation
 
 #: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
 #: distinct from anything real.
 ACCESS_KEY_ID = "LOCALCLOUDACCESSKEY1"
+#: The secret of the in-process LocalCloud's key; a LocalCloudServer makes a new one per server.
 SECRET_ACCESS_KEY = "localcloud-secret"
 
 
@@ -93,9 +96,14 @@ class _Cloud:
         }
         if "backend_lock" in inspect.signature(module.FrontDoor).parameters:
             options["backend_lock"] = self.core.lock
+        options.update(self._front_door_options())
         self._front_door = module.FrontDoor(**options)
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
         self.core.front_door_url = self.front_door_url  # pipes with API Gateway targets call it
+
+    def _front_door_options(self) -> dict[str, Any]:
+        """Extra FrontDoor options (a server passes its origin allowlist and read timeout)."""
+        return {}
 
     def _stop_front_door(self) -> None:
         if self._front_door is not None:
@@ -222,6 +230,7 @@ class _Cloud:
             group = self.core.logs_backend(spec.account_id, spec.region).groups.get(spec.log_group)
             if group is None:
                 return []
+            expire_log_events(group, self.core.engine.clock())
             events = [e for stream in group.streams.values() for e in stream.events]
         return [e.message for e in sorted(events, key=lambda e: e.timestamp)]
 
@@ -374,6 +383,12 @@ class LocalCloudServer(_Cloud):
     ``endpoint`` (``localhost``, not 127.0.0.1: moto reads S3 bucket names from 127.0.0.1 hosts).
     Other processes fire schedules, drain and read the journal through the control plane on the
     same endpoint: ``patterns.local.control(server.endpoint)`` (see control_plane.py).
+
+    Locked down (see guard.py): only this server's loopback Host names, no foreign Origin/Referer
+    (``allowed_origins`` adds browser origins), AWS requests signed with ``env``'s credentials (the
+    secret access key is new for every server), and the control plane and ``/moto-api/`` need
+    ``secret``, which the server records for this user's processes (``server_record_path``) and in
+    ``state_dir/server.json``. ``read_timeout`` (s) closes connections that stop sending or idle.
     """
 
     def __init__(
@@ -385,14 +400,24 @@ class LocalCloudServer(_Cloud):
         region: str = DEFAULT_REGION,
         settings: Settings | None = None,
         front_door: bool = True,
+        allowed_origins: Iterable[str] = (),
+        read_timeout: float = 30.0,
     ) -> None:
         if settings is None:
             settings = Settings(journal_limit=10_000)
         super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
         self.port = port or _free_port()
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.allowed_origins = tuple(allowed_origins)
+        self.read_timeout = read_timeout
+        #: Needed (X-Local-Cloud-Secret) by the control plane and /moto-api/; new for every server.
+        self.secret = secrets.token_urlsafe(24)
+        self._secret_access_key = secrets.token_urlsafe(30)
         self._server: Any = None
+        self._state_lock: Any = None
+        self._record: Path | None = None
         self._saved_moto_port: str | None = None
+        self._sfn_patcher: Any = None
         self._stopped = threading.Event()
 
     @property
@@ -411,20 +436,90 @@ class LocalCloudServer(_Cloud):
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self._secret_access_key,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }
 
+    def secret_access_key(self, access_key_id: str) -> str | None:
+        """The secret of an access key this cloud issued: its own, or one moto's IAM / STS handed out
+        (the CDK CLI signs with the credentials of the bootstrap roles it assumes)."""
+        if access_key_id == ACCESS_KEY_ID:
+            return self._secret_access_key
+        from moto.iam.models import iam_backends
+
+        for account in list(iam_backends.values()):
+            for backend in list(account.values()):  # the partitions moto has created
+                key = backend.access_keys.get(access_key_id)
+                if key is not None:
+                    return str(key.secret_access_key)
+        return None
+
+    def _lock_state_dir(self) -> None:
+        """One running server per state dir: an exclusive lock on ``server.lock`` while it runs."""
+        import fcntl
+
+        assert self.state_dir is not None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.state_dir / "server.lock", "a+")  # noqa: SIM115 - held until stop()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            owner = ""
+            with contextlib.suppress(OSError, ValueError):
+                owner = f" (pid {json.loads((self.state_dir / 'server.json').read_text())['pid']})"
+            raise LocalCloudError(
+                f"state dir {self.state_dir} is in use by another running local cloud server{owner}; "
+                "give each server its own --state-dir"
+            ) from None
+        self._state_lock = handle
+
+    def _sign_step_functions_calls(self) -> None:
+        """moto's Step Functions interpreter calls back into this server with fixed "ak"/"sk"
+        credentials, which the guard refuses: it gets this server's credentials instead."""
+        import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
+
+        from .hooks import Patcher
+
+        env = self.env
+
+        class _Boto3:
+            @staticmethod
+            def client(**kwargs: Any) -> Any:
+                import boto3
+
+                kwargs.update(
+                    aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]
+                )
+                return boto3.client(**kwargs)
+
+        self._sfn_patcher = Patcher()
+        self._sfn_patcher.set(boto_client, "boto3", _Boto3)
+
+    @staticmethod
+    def _forget_default_boto3_session() -> None:
+        """Handlers running in this process share boto3's default session, which caches the first
+        credentials it resolved (another server's, or a test's): they must resolve this server's."""
+        import boto3
+
+        boto3.DEFAULT_SESSION = None
+
     def start(self) -> LocalCloudServer:
         if self._started:
             return self
-        from .control_plane import make_server_thread
+        from .control_plane import make_server, server_record_path, write_private
 
         work_dir = None
-        if self.state_dir is not None:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            work_dir = self.state_dir / "work"
+        try:
+            if self.state_dir is not None:
+                self._lock_state_dir()
+                work_dir = self.state_dir / "work"
+            # Bound before anything else starts: a busy port fails here, at once.
+            self._server = make_server(self, "127.0.0.1", self.port, read_timeout=self.read_timeout)
+        except BaseException:
+            self.stop()
+            raise
         self.core = CloudCore(
             account_id=self.account_id,
             region=self.region,
@@ -439,29 +534,41 @@ class LocalCloudServer(_Cloud):
         # moto's Step Functions interpreter calls back into the server on MOTO_PORT.
         self._saved_moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
+        self._forget_default_boto3_session()
         try:
             self.core.install()
-            self._server = make_server_thread(self, "127.0.0.1", self.port)
+            self._sign_step_functions_calls()
             self._server.start()
             self._start_front_door()
+            record = {
+                "endpoint": self.endpoint,
+                "control": self.control_url,
+                "front_door": self.front_door_url,
+                "pid": os.getpid(),
+                "secret": self.secret,
+                "env": self.env,
+            }
+            self._record = server_record_path(self.port)
+            write_private(self._record, record)
+            if self.state_dir is not None:
+                write_private(self.state_dir / "server.json", record)
         except BaseException:
             self.stop()
             raise
-        if self.state_dir is not None:
-            (self.state_dir / "server.json").write_text(
-                json.dumps(
-                    {"endpoint": self.endpoint, "control": self.control_url, "pid": os.getpid(), "env": self.env},
-                    indent=2,
-                )
-            )
         self._started = True
         return self
+
+    def _front_door_options(self) -> dict[str, Any]:
+        return {"allowed_origins": self.allowed_origins, "read_timeout": self.read_timeout}
 
     def stop(self) -> None:
         self._stop_front_door()
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._sfn_patcher is not None:
+            self._sfn_patcher.restore()
+            self._sfn_patcher = None
         core = getattr(self, "core", None)
         if core is not None:
             core.uninstall()
@@ -470,8 +577,14 @@ class LocalCloudServer(_Cloud):
             os.environ.pop("MOTO_PORT", None)
         else:
             os.environ["MOTO_PORT"] = self._saved_moto_port
-        if self.state_dir is not None:
-            (self.state_dir / "server.json").unlink(missing_ok=True)
+        if self._record is not None:
+            self._record.unlink(missing_ok=True)
+            self._record = None
+        if self._state_lock is not None:
+            if self.state_dir is not None:
+                (self.state_dir / "server.json").unlink(missing_ok=True)
+            self._state_lock.close()
+            self._state_lock = None
         self._started = False
         self._stopped.set()
 

@@ -16,6 +16,7 @@ from ._lock import BackendLock
 from .engine import Engine, Settings
 from .errors import FunctionError, LocalCloudError
 from .isolation import Isolation
+from .moto_fixes import expire_log_events
 from .runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -228,6 +229,8 @@ class CloudCore:
             if stream not in group.streams:
                 logs.create_log_stream(spec.log_group, stream)
             logs.put_log_events(spec.log_group, stream, [{"timestamp": now, "message": line} for line in lines if line])
+            # The group's retention, on the local cloud's clock (drain() moves it ahead).
+            expire_log_events(group, self.engine.clock())
 
     # -- delivery to destinations ----------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 
-from . import cfn, delivery
+from . import cfn, delivery, moto_fixes
 from .runtime import FunctionSpec, FunctionThrottled
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class Hooks:
         self._delivery_hooks()
         self._stepfunctions_hooks()
         cfn.install(self.core, self.patcher)
+        moto_fixes.install(self.patcher, clock=self.core.engine.clock)
 
     def uninstall(self) -> None:
         from moto.core import config as moto_config

@@ -104,20 +104,50 @@ class Invocation:
 class Journal:
     """Every invocation, in the order they finished; safe to read while handlers run.
 
-    ``limit`` keeps only the latest entries (a long-running server must not grow without bound).
+    ``limit`` keeps only the latest entries, and ``max_bytes`` bounds their total size (a
+    long-running server must not grow without bound): an event, result or log over ``max_body``
+    bytes (as JSON) is kept truncated, as ``{"truncated": True, "size": <bytes>, "head": <start>}``.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(
+        self, limit: int | None = None, *, max_body: int = 256 * 1024, max_bytes: int = 64 * 1024 * 1024
+    ) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[Invocation] = deque(maxlen=limit)
+        self._entries: deque[tuple[Invocation, int]] = deque(maxlen=limit)
+        self._bytes = 0
+        self.max_body = max_body
+        self.max_bytes = max_bytes
+
+    def _bounded(self, value: Any) -> tuple[Any, int]:
+        """(value, size) with a value over ``max_body`` replaced by its truncated record."""
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        size = len(text.encode("utf-8", errors="replace"))
+        if size <= self.max_body:
+            return value, size
+        head = text[: self.max_body // 4]
+        return {"truncated": True, "size": size, "head": head}, len(head) + 64
 
     def record(self, invocation: Invocation) -> None:
+        import dataclasses
+
+        event, event_size = self._bounded(invocation.event)
+        result, result_size = self._bounded(invocation.result)
+        logs, logs_size = self._bounded(invocation.logs)
+        if isinstance(logs, dict):
+            logs = f"[truncated: {logs['size']} bytes] {logs['head']}"
+        invocation = dataclasses.replace(invocation, event=event, result=result, logs=logs)
+        size = event_size + result_size + logs_size + 512
         with self._lock:
-            self._entries.append(invocation)
+            if self._entries.maxlen is not None and len(self._entries) == self._entries.maxlen:
+                self._bytes -= self._entries[0][1]
+            self._entries.append((invocation, size))
+            self._bytes += size
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                self._bytes -= self._entries.popleft()[1]
 
     def entries(self, function_name: str | None = None) -> list[Invocation]:
         with self._lock:
-            entries = list(self._entries)
+            entries = [entry for entry, _ in self._entries]
         if function_name is None:
             return entries
         return [e for e in entries if e.function_name == function_name]
@@ -125,6 +155,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
 
 @dataclass
