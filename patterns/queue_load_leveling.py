@@ -76,7 +76,8 @@ class QueueLoadLeveling(Construct):
     :param consumer_environment: extra environment of the consumer (the default handler reads
         ``STORE_DELAY_MS``, a simulated downstream latency per request). Default: none.
     :param existing_queue: the work queue (standard, with its own redrive policy and a visibility timeout
-        of at least 6x ``consumer_timeout``; ``dead_letter_queue`` is then None). Default: a new encrypted,
+        of at least 6x ``consumer_timeout``, checked at synth for a queue defined in the app but not for an
+        imported one, whose settings synth cannot see; ``dead_letter_queue`` is then None). Default: a new encrypted,
         TLS-only queue with a DLQ; mutually exclusive with ``queue_props``.
     :param queue_props: overrides for the new queue (not encryption, TLS, DLQ, FIFO). Default: none.
     :param max_receive_count: deliveries before a message moves to the DLQ. Default: 5; not allowed
@@ -140,11 +141,6 @@ class QueueLoadLeveling(Construct):
             existing_queue, max_receive_count=max_receive_count,
             fifo_reason="a FIFO queue serializes each message group and defeats the concurrency limit's purpose",
         )
-        if status_table_props and "time_to_live_attribute" in status_table_props:
-            raise ValueError(
-                "status_table_props['time_to_live_attribute'] is set by the pattern and cannot be overridden: "
-                "the intake writes expiresAt; use status_ttl to change how long statuses are kept"
-            )
         status_ttl = status_ttl or Duration.days(7)
         idempotency_ttl = idempotency_ttl or Duration.hours(1)
         core.validation.in_range("status_ttl (seconds)", status_ttl.to_seconds(), 60, 365 * 24 * 3600)
@@ -197,8 +193,9 @@ class QueueLoadLeveling(Construct):
             options=opts,
             timeout=consumer_timeout,
             reserved_concurrency=reserved_concurrency,
+            user_environment=consumer_environment,
+            user_environment_prop="consumer_environment",
             environment={
-                **(consumer_environment or {}),
                 "STORE_TABLE_NAME": self.store_table.table_name,
                 "STATUS_TABLE_NAME": self.status_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
