@@ -38,8 +38,9 @@ test: setup  ## the whole suite, the type check and the min-version check
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-min
 
-typecheck: setup  ## mypy over the constructs, patterns/core and the handlers (patterns/local excluded)
+typecheck: setup  ## mypy over the constructs, patterns/core and each handler folder (patterns/local excluded)
 	$(BIN)/mypy
+	@for folder in lambdas/*/; do $(BIN)/mypy --no-error-summary "$$folder" || exit 1; done
 
 $(MIN_STAMP): pyproject.toml constraints.txt .ci/min_constraints.py
 	test -x $(MIN_BIN)/python || $(PYTHON) -m venv $(MIN_VENV)

@@ -9,6 +9,10 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["patterns", "patterns.*"]), "patterns._lambdas"],
     package_dir={"patterns._lambdas": "lambdas"},
-    package_data={"patterns._lambdas": ["**/*.py", "**/*.json", "**/*.txt"]},
+    package_data={
+        "patterns": ["py.typed"],
+        "patterns.core": ["layer_source/*.md"],
+        "patterns._lambdas": ["**/*.py", "**/*.json", "**/*.txt"],
+    },
     exclude_package_data={"patterns._lambdas": ["**/__pycache__/*"]},
 )

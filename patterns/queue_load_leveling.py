@@ -148,6 +148,8 @@ class QueueLoadLeveling(Construct):
         opts = function_options or core.FunctionOptions()
         consumer_timeout = consumer_timeout or opts.timeout
         code = core.handler_code("queue_load_leveling") if intake_code is None or consumer_code is None else None
+        intake_code, consumer_code = intake_code or code, consumer_code or code
+        assert intake_code is not None and consumer_code is not None  # one of the two is always set
 
         pair = core.queue_with_dlq(
             self, "Queue", consumer_timeout=consumer_timeout, existing_queue=existing_queue, queue_props=queue_props,
@@ -168,7 +170,7 @@ class QueueLoadLeveling(Construct):
 
         self.intake: lambda_.Function = core.python_function(
             self, "Intake",
-            code=intake_code or code,
+            code=intake_code,
             handler=intake_handler,
             service="intake",
             invocation="sync",
@@ -185,7 +187,7 @@ class QueueLoadLeveling(Construct):
 
         self.consumer: lambda_.Function = core.python_function(
             self, "Consumer",
-            code=consumer_code or code,
+            code=consumer_code,
             handler=consumer_handler,
             service="consumer",
             invocation="sqs",
