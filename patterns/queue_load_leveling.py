@@ -62,6 +62,9 @@ class QueueLoadLeveling(Construct):
 
     ``POST /requests`` (JSON object) → 202 ``{requestId, status, statusUrl}`` with a ``Location``
     header; ``GET /requests/{requestId}`` → 200 ``{requestId, status: pending|done, ...}`` or 404.
+    A sender's retry with the same ``Idempotency-Key`` header (IETF httpapi draft) and body answers the
+    original request id and status (``Idempotent-Replayed: true``) and enqueues nothing; another body
+    under a used key is 422; keys are scoped to the caller's IAM identity and expire with the statuses.
 
     :param reserved_concurrency: reserved concurrency of the consumer: the hard limit of parallel
         writes to the store (at least 2, the fewest batches an SQS event source runs). ``None`` leaves
