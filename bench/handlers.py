@@ -69,7 +69,9 @@ def measure(rounds: int) -> list[dict[str, Any]]:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp, LocalCloudServer() as server:
-        app = App(context=context, outdir=tmp)
+        # The CDK CLI turns these on; a bare App() would leave the handler's asset folder unnamed.
+        app = App(context={**context, "aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True},
+                  outdir=tmp)
         build_all(app)
         app.synth()
         outdir = Path(tmp)
