@@ -4,12 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The min check's own venv: the lowest aws-cdk-lib / constructs / cdk-nag pyproject.toml declares.
+MIN_VENV := .venv-min
+MIN_BIN := $(MIN_VENV)/bin
+MIN_STAMP := $(MIN_VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup demo test synth lint bench serve clean
+.PHONY: setup demo test test-min typecheck synth lint bench serve clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -28,9 +32,27 @@ demo: setup  ## synthesize every demo stack, deploy them to the local cloud, dri
 synth: setup
 	cdk synth --quiet
 
-test: setup  ## the whole suite
+test: setup  ## the whole suite, the type check and the min-version check
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-min
+
+typecheck: setup  ## mypy over the constructs, patterns/core and each handler folder (patterns/local excluded)
+	$(BIN)/mypy
+	@for folder in lambdas/*/; do $(BIN)/mypy --no-error-summary "$$folder" || exit 1; done
+
+$(MIN_STAMP): pyproject.toml constraints.txt .ci/min_constraints.py
+	test -x $(MIN_BIN)/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(BIN)/python .ci/min_constraints.py > $(MIN_VENV)/constraints.txt
+	$(MIN_BIN)/python -m pip install -q --disable-pip-version-check -c $(MIN_VENV)/constraints.txt -e '.[dev]'
+	touch $@
+
+test-min: $(MIN_STAMP) node_modules/.installed  ## on the lowest declared versions: synth every demo stack, unit tests
+	@$(MIN_BIN)/python -c 'import aws_cdk, constructs, cdk_nag, importlib.metadata as m; \
+		print("min versions:", *(f"{p}=={m.version(p)}" for p in ("aws-cdk-lib", "constructs", "cdk-nag")))'
+	rm -rf $(MIN_VENV)/cdk.out && CDK_OUTDIR=$(MIN_VENV)/cdk.out $(MIN_BIN)/python app.py
+	$(MIN_BIN)/python -m pytest -q tests/unit
 
 serve: setup  ## keep a local cloud running for your own `cdk deploy` / aws CLI calls
 	$(BIN)/python -m patterns.local serve
@@ -43,4 +65,4 @@ bench: setup
 	$(BIN)/python -m bench.local
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache $(MIN_VENV)/cdk.out

@@ -16,12 +16,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from demo._drive import DriveContext, DriveResult
+from patterns import core
 from patterns.fan_out_fan_in import FanOutFanIn, Rendition
-
-#: Klayers' public Pillow layer for python3.14 on arm64 (account 770693421928 publishes it in every
-#: commercial region). Versions move: override with ``cdk deploy -c pillow_layer_arn=<arn>`` — see
-#: https://api.klayers.cloud/api/v2/p3.14/layers/latest/<region>/json for the current one.
-KLAYERS_PILLOW = "arn:{partition}:lambda:{region}:770693421928:layer:Klayers-p314-arm64-Pillow:1"
 
 RENDITIONS = (
     Rendition(name="thumbnail", width=160),
@@ -33,13 +29,15 @@ RENDITIONS = (
 def build(scope: Construct, stack_id: str) -> Stack:
     stack = Stack(scope, stack_id, description="CATALOG 6 FanOutFanIn: uploads fanned out to rendition workers, "
                                                "fanned in to a ready job")
-    arn = stack.node.try_get_context("pillow_layer_arn") or KLAYERS_PILLOW.format(
-        partition=stack.partition, region=stack.region
-    )
+    # Pillow from a layer built at synth without Docker (python3.14/arm64 wheels, cached by their
+    # inputs); ``-c pillow_layer_arn=<arn>`` uses a layer of yours instead.
+    arn = stack.node.try_get_context("pillow_layer_arn")
     pattern = FanOutFanIn(
         stack, "Assets",
         renditions=RENDITIONS,
-        pillow_layer=lambda_.LayerVersion.from_layer_version_arn(stack, "Pillow", arn),
+        pillow_layer=(
+            lambda_.LayerVersion.from_layer_version_arn(stack, "Pillow", arn) if arn else core.pillow_layer(stack)
+        ),
         jobs_table_props={"removal_policy": RemovalPolicy.DESTROY},
     )
     CfnOutput(stack, "InputBucketName", value=pattern.input_bucket.bucket_name)

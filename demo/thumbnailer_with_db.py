@@ -1,7 +1,8 @@
 """ThumbnailerWithDbDemo: avatars uploaded as ``uploads/<user_id>/<file>`` become 128x128 thumbnails.
 
-Deploying to AWS needs Pillow for the thumbnailer: pass a Pillow layer's ARN built for Python 3.14
-on arm64 with ``cdk deploy -c pillow_layer_arn=arn:aws:lambda:...`` (see ThumbnailerWithDb).
+The thumbnailer gets Pillow from a layer built at synth without Docker (``core.pillow_layer``: pip
+installs the python3.14/arm64 wheels, cached by their inputs), so ``cdk deploy`` to AWS works as it
+does locally. ``cdk deploy -c pillow_layer_arn=arn:aws:lambda:...`` uses a layer of yours instead.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import io
 import uuid
 
-from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from demo._drive import DriveContext, DriveResult
+from patterns import core
 from patterns.thumbnailer_with_db import ThumbnailerWithDb
 
 MAX_SIZE = 128
@@ -30,14 +32,12 @@ def build(scope: Construct, stack_id: str) -> Stack:
         max_width=MAX_SIZE,
         max_height=MAX_SIZE,
         users_table_props={"removal_policy": RemovalPolicy.DESTROY},
-        pillow_layer=lambda_.LayerVersion.from_layer_version_arn(stack, "Pillow", layer_arn) if layer_arn else None,
+        pillow_layer=(
+            lambda_.LayerVersion.from_layer_version_arn(stack, "Pillow", layer_arn) if layer_arn
+            else core.pillow_layer(stack)
+        ),
     )
     pattern.idempotency_table.apply_removal_policy(RemovalPolicy.DESTROY)
-    if not layer_arn:
-        Annotations.of(pattern).acknowledge_warning(
-            "patterns:thumbnailer-without-pillow",
-            "the demo's default target is the local cloud, which provides Pillow; for AWS pass -c pillow_layer_arn=...",
-        )
     CfnOutput(stack, "UploadsBucketName", value=pattern.uploads_bucket.bucket_name)
     CfnOutput(stack, "ThumbnailsBucketName", value=pattern.thumbnails_bucket.bucket_name)
     CfnOutput(stack, "UsersTableName", value=pattern.users_table.table_name)

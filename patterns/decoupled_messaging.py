@@ -39,13 +39,15 @@ class DecoupledMessaging(Construct):
     """A producer and a consumer joined by a queue.
 
     :param existing_queue: the queue to connect. Its redrive policy (DLQ, maxReceiveCount) is its own,
-        so ``dead_letter_queue`` is None; its visibility timeout should be at least 6x the consumer's
-        timeout. Must be a standard queue. Default: a new encrypted, TLS-only
+        so ``dead_letter_queue`` is None; its visibility timeout must be at least 6x the consumer's
+        timeout (checked at synth for a queue defined in the app; an imported queue's cannot be known
+        there and is your responsibility). Must be a standard queue. Default: a new encrypted, TLS-only
         queue with a DLQ and a visibility timeout of 6x the consumer timeout; mutually exclusive with
         ``queue_props``.
     :param queue_props: overrides for the new queue (``sqs.Queue`` props except encryption, TLS, DLQ
         and FIFO, which the pattern sets). Default: none.
-    :param existing_table: the output table; it must have the string partition key ``id``. Default:
+    :param existing_table: the output table; it must have the string partition key ``id`` and no sort
+        key (checked at synth for a table defined in the app, not for an imported one). Default:
         a new on-demand, encrypted table with point-in-time recovery; mutually exclusive with ``table_props``.
     :param table_props: overrides for the new output table (not its keys). Default: none.
     :param producer_code: the producer's code asset. Default: ``lambdas/decoupled_messaging``.

@@ -37,12 +37,6 @@ upload ──> input bucket ──(prefix/suffix)──> SQS queue ──> proce
 """,
 )
 
-#: Environment variables the construct sets on the processor (swapped handler code may read them).
-RESERVED_ENVIRONMENT = frozenset(
-    {"OUTPUT_BUCKET", "OUTPUT_PREFIX", "IDEMPOTENCY_TABLE_NAME", "IDEMPOTENCY_TTL_SECONDS"}
-)
-
-
 class EventDrivenProcessor(Construct):
     """Every object uploaded to the input bucket (under ``prefix``, ending in ``suffix``) is processed
     once into the output bucket; an object that cannot be processed ends in the dead-letter queue.
@@ -111,7 +105,6 @@ class EventDrivenProcessor(Construct):
         core.validation.in_range("idempotency_ttl (seconds)", ttl.to_seconds(), 60, 30 * 24 * 3600)
         opts = function_options or core.FunctionOptions()
         self._prefix, self._output_prefix = prefix, output_prefix
-        core.validation.reserved_environment("function_options.environment", opts.environment, RESERVED_ENVIRONMENT)
 
         buckets = core.bucket_pair(
             self, existing_source=existing_input_bucket, source_props=input_bucket_props,

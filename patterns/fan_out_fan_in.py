@@ -218,7 +218,7 @@ class FanOutFanIn(Construct):
             worker = core.python_function(
                 self, f"{cid}Worker",
                 code=code, handler=worker_handler, service=f"{construct_id}-{rendition.name}",
-                invocation="sqs", options=worker_opts,
+                invocation="sqs", options=worker_opts, options_prop="worker_options",
                 description=f"Renders the {rendition.name!r} rendition ({rendition.width} px {rendition.format})",
                 environment={
                     "OUTPUT_BUCKET": self.output_bucket.bucket_name,
@@ -260,6 +260,7 @@ class FanOutFanIn(Construct):
             self, "FanIn",
             code=code, handler=fan_in_handler, service=f"{construct_id}-fan-in", invocation="sqs",
             options=fan_in_opts,
+            options_prop="fan_in_options",
             description="Registers uploads as jobs and marks a job ready when every rendition exists",
             environment={
                 "INPUT_BUCKET": self.input_bucket.bucket_name,

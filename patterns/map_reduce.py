@@ -168,7 +168,8 @@ class MapReduce(Construct):
         self.splitter: lambda_.Function = core.python_function(
             self, "Splitter",
             code=code, handler=splitter_handler, service=f"{construct_id}-splitter", invocation="sync",
-            options=splitter_opts, description="Splits a document into chunk messages and records the job",
+            options=splitter_opts, options_prop="splitter_options",
+            description="Splits a document into chunk messages and records the job",
             environment={
                 "INPUT_BUCKET": self.input_bucket.bucket_name,
                 "JOBS_TABLE": self.jobs_table.table_name,
@@ -188,7 +189,8 @@ class MapReduce(Construct):
         self.mapper: lambda_.Function = core.python_function(
             self, "Mapper",
             code=code, handler=mapper_handler, service=f"{construct_id}-mapper", invocation="sqs",
-            options=mapper_opts, description="Counts the words of one chunk into the partial-results table",
+            options=mapper_opts, options_prop="mapper_options",
+            description="Counts the words of one chunk into the partial-results table",
             environment={
                 "INPUT_BUCKET": self.input_bucket.bucket_name,
                 "JOBS_TABLE": self.jobs_table.table_name,
@@ -208,7 +210,8 @@ class MapReduce(Construct):
         self.reducer: lambda_.Function = core.python_function(
             self, "Reducer",
             code=code, handler=reducer_handler, service=f"{construct_id}-reducer", invocation="stream",
-            options=reducer_opts, description="Adds up the partial results of a job whose chunks are all mapped",
+            options=reducer_opts, options_prop="reducer_options",
+            description="Adds up the partial results of a job whose chunks are all mapped",
             environment={
                 "OUTPUT_BUCKET": self.output_bucket.bucket_name,
                 "RESULT_PREFIX": result_prefix,

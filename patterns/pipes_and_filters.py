@@ -74,18 +74,18 @@ def _validate_steps(steps: Sequence[Step]) -> None:
     names = [step.name for step in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"step names must be unique: they name queues, functions and trail entries (given {names})")
-    for step in steps:
+    for index, step in enumerate(steps):
         if not _STEP_NAME.match(step.name):
             raise ValueError(
                 f"step names must start with a letter and hold 1-40 letters or digits (given {step.name!r})"
             )
         if not step.handler:
             raise ValueError(f"step {step.name!r} needs a handler, e.g. 'filters.validate'")
-        reserved = sorted(RESERVED_ENVIRONMENT & set(step.environment))
-        if reserved:
-            raise ValueError(
-                f"step {step.name!r}: environment cannot set {', '.join(reserved)}: the pattern wires them"
-            )
+        # Checked for the whole set up front: which of them a step gets depends on its position.
+        core.validation.reserved(
+            f"steps[{index}].environment", step.environment, RESERVED_ENVIRONMENT,
+            f"the pattern wires step {step.name!r} to the next queue or the results table",
+        )
 
 
 class PipesAndFilters(Construct):
@@ -152,8 +152,9 @@ class PipesAndFilters(Construct):
                 description=f"pipeline step {index + 1}/{len(steps)} {step.name}: {step.handler}",
                 options=opts,
                 timeout=step.timeout,
+                user_environment=step.environment,
+                user_environment_prop=f"steps[{index}].environment",
                 environment={
-                    **step.environment,
                     "STEP_NAME": step.name,
                     "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
                     **downstream,

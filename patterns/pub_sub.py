@@ -72,7 +72,8 @@ class PubSub(Construct):
     :param existing_topic: publish through this (standard) topic instead of a new one. Default: a new
         KMS-encrypted, TLS-only topic.
     :param existing_table: the table subscribers write their views to (partition key ``subscriber``,
-        sort key ``id``). Default: a new table; mutually exclusive with ``table_props``.
+        sort key ``id``, both strings; checked at synth for a table defined in the app, not for an imported
+        one, whose keys synth cannot see). Default: a new table; mutually exclusive with ``table_props``.
     :param table_props: overrides for the new table. Default: none.
     :param max_receive_count: deliveries before a message moves to the subscriber's DLQ. Default: 5.
     :param function_options: memory, timeout, log retention... of every subscriber. Default: core defaults.

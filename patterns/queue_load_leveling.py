@@ -62,6 +62,9 @@ class QueueLoadLeveling(Construct):
 
     ``POST /requests`` (JSON object) → 202 ``{requestId, status, statusUrl}`` with a ``Location``
     header; ``GET /requests/{requestId}`` → 200 ``{requestId, status: pending|done, ...}`` or 404.
+    A sender's retry with the same ``Idempotency-Key`` header (IETF httpapi draft) and body answers the
+    original request id and status (``Idempotent-Replayed: true``) and enqueues nothing; another body
+    under a used key is 422; keys are scoped to the caller's IAM identity and expire with the statuses.
 
     :param reserved_concurrency: reserved concurrency of the consumer: the hard limit of parallel
         writes to the store (at least 2, the fewest batches an SQS event source runs). ``None`` leaves
@@ -76,7 +79,8 @@ class QueueLoadLeveling(Construct):
     :param consumer_environment: extra environment of the consumer (the default handler reads
         ``STORE_DELAY_MS``, a simulated downstream latency per request). Default: none.
     :param existing_queue: the work queue (standard, with its own redrive policy and a visibility timeout
-        of at least 6x ``consumer_timeout``; ``dead_letter_queue`` is then None). Default: a new encrypted,
+        of at least 6x ``consumer_timeout``, checked at synth for a queue defined in the app but not for an
+        imported one, whose settings synth cannot see; ``dead_letter_queue`` is then None). Default: a new encrypted,
         TLS-only queue with a DLQ; mutually exclusive with ``queue_props``.
     :param queue_props: overrides for the new queue (not encryption, TLS, DLQ, FIFO). Default: none.
     :param max_receive_count: deliveries before a message moves to the DLQ. Default: 5; not allowed
@@ -140,11 +144,6 @@ class QueueLoadLeveling(Construct):
             existing_queue, max_receive_count=max_receive_count,
             fifo_reason="a FIFO queue serializes each message group and defeats the concurrency limit's purpose",
         )
-        if status_table_props and "time_to_live_attribute" in status_table_props:
-            raise ValueError(
-                "status_table_props['time_to_live_attribute'] is set by the pattern and cannot be overridden: "
-                "the intake writes expiresAt; use status_ttl to change how long statuses are kept"
-            )
         status_ttl = status_ttl or Duration.days(7)
         idempotency_ttl = idempotency_ttl or Duration.hours(1)
         core.validation.in_range("status_ttl (seconds)", status_ttl.to_seconds(), 60, 365 * 24 * 3600)
@@ -152,6 +151,8 @@ class QueueLoadLeveling(Construct):
         opts = function_options or core.FunctionOptions()
         consumer_timeout = consumer_timeout or opts.timeout
         code = core.handler_code("queue_load_leveling") if intake_code is None or consumer_code is None else None
+        intake_code, consumer_code = intake_code or code, consumer_code or code
+        assert intake_code is not None and consumer_code is not None  # one of the two is always set
 
         pair = core.queue_with_dlq(
             self, "Queue", consumer_timeout=consumer_timeout, existing_queue=existing_queue, queue_props=queue_props,
@@ -172,7 +173,7 @@ class QueueLoadLeveling(Construct):
 
         self.intake: lambda_.Function = core.python_function(
             self, "Intake",
-            code=intake_code or code,
+            code=intake_code,
             handler=intake_handler,
             service="intake",
             invocation="sync",
@@ -189,7 +190,7 @@ class QueueLoadLeveling(Construct):
 
         self.consumer: lambda_.Function = core.python_function(
             self, "Consumer",
-            code=consumer_code or code,
+            code=consumer_code,
             handler=consumer_handler,
             service="consumer",
             invocation="sqs",
@@ -197,8 +198,9 @@ class QueueLoadLeveling(Construct):
             options=opts,
             timeout=consumer_timeout,
             reserved_concurrency=reserved_concurrency,
+            user_environment=consumer_environment,
+            user_environment_prop="consumer_environment",
             environment={
-                **(consumer_environment or {}),
                 "STORE_TABLE_NAME": self.store_table.table_name,
                 "STATUS_TABLE_NAME": self.status_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,

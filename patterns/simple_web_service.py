@@ -129,7 +129,7 @@ class SimpleWebService(Construct):
         self.api: apigw.RestApi = validated.api
         self.validator, self.model = validated.validator, validated.model
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
-        body = {"request_validator": self.validator, "request_models": {"application/json": self.model}}
+        body: dict[str, Any] = {"request_validator": self.validator, "request_models": {"application/json": self.model}}
         path_id = {"method.request.path.id": True}
 
         self.collection: apigw.Resource = self.api.root.add_resource(resource_name)

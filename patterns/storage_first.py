@@ -79,7 +79,9 @@ class StorageFirst(Construct):
     :param store: ``"sqs"`` (one message per request, DLQ after ``max_receive_count`` failed
         deliveries) or ``"kinesis"`` (ordered per partition key, bisect + on-failure queue).
         Default: ``"sqs"``.
-    :param existing_queue: (sqs) store requests in this queue; configure its redrive policy yourself.
+    :param existing_queue: (sqs) store requests in this queue; configure its redrive policy yourself. Its
+        visibility timeout must be at least 6x the processor's timeout (checked at synth for a queue
+        defined in the app; an imported queue's cannot be known there).
         Default: a new encrypted, TLS-only queue with a DLQ; mutually exclusive with ``queue_props``.
     :param queue_props: (sqs) overrides for the new queue. Default: none.
     :param max_receive_count: (sqs) deliveries before a message moves to the DLQ; only for a new queue.

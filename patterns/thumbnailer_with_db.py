@@ -41,13 +41,6 @@ users table <── user updater <── SQS <───────────�
 #: Partition key of the users table (string): the user id taken from the upload key.
 USER_KEY = "user_id"
 THUMBNAIL_FORMATS = ("JPEG", "PNG", "WEBP")
-THUMBNAILER_ENVIRONMENT = frozenset(
-    {
-        "UPLOAD_PREFIX", "THUMBNAILS_BUCKET", "THUMBNAIL_PREFIX", "MAX_WIDTH", "MAX_HEIGHT", "THUMBNAIL_FORMAT",
-        "IDEMPOTENCY_TABLE_NAME", "IDEMPOTENCY_TTL_SECONDS",
-    }
-)
-UPDATER_ENVIRONMENT = frozenset({"USERS_TABLE_NAME", "THUMBNAIL_PREFIX"})
 
 
 def _default_thumbnailer_options() -> core.FunctionOptions:
@@ -165,12 +158,6 @@ class ThumbnailerWithDb(Construct):
         core.validation.in_range("idempotency_ttl (seconds)", ttl.to_seconds(), 60, 30 * 24 * 3600)
         thumb_opts = thumbnailer_options or _default_thumbnailer_options()
         update_opts = updater_options or core.FunctionOptions()
-        core.validation.reserved_environment(
-            "thumbnailer_options.environment", thumb_opts.environment, THUMBNAILER_ENVIRONMENT
-        )
-        core.validation.reserved_environment(
-            "updater_options.environment", update_opts.environment, UPDATER_ENVIRONMENT
-        )
         self._upload_prefix, self._thumbnail_prefix = upload_prefix, thumbnail_prefix
 
         buckets = core.bucket_pair(
@@ -203,6 +190,7 @@ class ThumbnailerWithDb(Construct):
             service="thumbnailer",
             description="Writes a thumbnail of each uploaded user image",
             options=thumb_opts,
+            options_prop="thumbnailer_options",
             environment={
                 "UPLOAD_PREFIX": upload_prefix,
                 "THUMBNAILS_BUCKET": self.thumbnails_bucket.bucket_name,
@@ -245,6 +233,7 @@ class ThumbnailerWithDb(Construct):
             service="user-updater",
             description="Points each user's record at their newest thumbnail",
             options=update_opts,
+            options_prop="updater_options",
             environment={"USERS_TABLE_NAME": self.users_table.table_name, "THUMBNAIL_PREFIX": thumbnail_prefix},
             prefix=thumbnail_prefix or None,
             batch_size=batch_size,

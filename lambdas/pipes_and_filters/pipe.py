@@ -21,6 +21,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -86,7 +87,7 @@ def filter_step(transform: Filter) -> Callable[[dict[str, Any], LambdaContext], 
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         idempotency.register_lambda_context(context)
         # One processor per batch: it collects the batch's failures, so it must not be shared by two
         # batches running at once. A batch whose every record failed answers with its failures instead

@@ -15,6 +15,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from models import Order, RankedOrder
@@ -59,7 +60,7 @@ def _handle(model: type[Order], view: str):
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         # A batch of only bad orders is still a handled batch: report every record instead of raising,
         # so function errors (and their alarm) mean a broken subscriber, not bad input; the messages
         # take the same path either way (back to the queue, then to the DLQ). One processor per

@@ -5,10 +5,19 @@
 pending or done (404 for an id it never accepted). The pending record is written before the message
 is sent, so the consumer always finds it; if the enqueue fails, the record is removed and the caller
 is told to retry (503), so no request is reported as accepted that will never be processed.
+
+A sender that retries a POST (its own timeout, a dropped connection) sends the same request again.
+With an ``Idempotency-Key`` header (IETF draft-ietf-httpapi-idempotency-key-header) the retry is not a
+second request: the same key and body answer the original request id and its current status, marked
+``Idempotent-Replayed: true``, and enqueue nothing; the same key with another body is 422; a key whose
+first request is still being accepted is 409. Keys are scoped to the caller (its IAM identity) and
+kept in the status table (``requestId`` ``idempotency-key#<sha256>``, never a UUID, so GET cannot
+reach them) for as long as the statuses, then expire with them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -35,6 +44,9 @@ QUEUE_URL = os.environ["QUEUE_URL"]
 STATUS_TTL = timedelta(seconds=int(os.environ.get("STATUS_TTL_SECONDS", str(7 * 24 * 3600))))
 #: SQS takes messages up to 256 KiB; the envelope (id, timestamp) needs a little of it.
 MAX_BODY_BYTES = 250_000
+#: The draft leaves the length open; 255 covers UUIDs, ULIDs and hashes with room to spare.
+MAX_KEY_LENGTH = 255
+IDEMPOTENCY_HEADER = "idempotency-key"
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 
@@ -43,13 +55,46 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
                     headers=headers)
 
 
-def accept(payload: dict[str, Any]) -> WorkItem | None:
-    """Record the request as pending, then enqueue it. None when the queue refused it (nothing kept)."""
+class KeyReused(Exception):
+    """The Idempotency-Key names an earlier request; ``original`` is its status, None while it is accepted."""
+
+    def __init__(self, *, request_id: str, same_body: bool, original: RequestStatus | None) -> None:
+        super().__init__(request_id)
+        self.request_id, self.same_body, self.original = request_id, same_body, original
+
+
+def _claim_key(key: str | None, fingerprint: str, request_id: str, expires_at: int) -> str | None:
+    """Bind ``key`` to ``request_id``, or raise KeyReused when the key is bound already. The key record's id."""
+    if key is None:
+        return None
+    record_id = "idempotency-key#" + hashlib.sha256(key.encode()).hexdigest()
+    try:
+        status_table.put_item(
+            Item={"requestId": record_id, "target": request_id, "fingerprint": fingerprint, "expiresAt": expires_at},
+            ConditionExpression="attribute_not_exists(requestId)",
+        )
+        return record_id
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    bound = status_table.get_item(Key={"requestId": record_id}, ConsistentRead=True)["Item"]
+    target = str(bound["target"])
+    raise KeyReused(request_id=target, same_body=bound["fingerprint"] == fingerprint, original=status_of(target))
+
+
+def accept(payload: dict[str, Any], key: str | None = None, fingerprint: str = "") -> WorkItem | None:
+    """Record the request as pending, then enqueue it. None when the queue refused it (nothing kept).
+
+    With ``key`` (the caller-scoped Idempotency-Key) the key is bound to the new request first; a key
+    already bound raises KeyReused and nothing is recorded or enqueued.
+    """
     now = datetime.now(UTC)
     item = WorkItem(requestId=str(uuid.uuid4()), receivedAt=now.isoformat(), payload=payload)
+    expires_at = int((now + STATUS_TTL).timestamp())
+    key_record = _claim_key(key, fingerprint, item.requestId, expires_at)
     status_table.put_item(
         Item={"requestId": item.requestId, "status": "pending", "receivedAt": item.receivedAt,
-              "expiresAt": int((now + STATUS_TTL).timestamp())},
+              "expiresAt": expires_at},
         ConditionExpression="attribute_not_exists(requestId)",
     )
     try:
@@ -57,6 +102,8 @@ def accept(payload: dict[str, Any]) -> WorkItem | None:
     except ClientError:
         logger.exception("enqueue failed; the request is withdrawn", extra={"requestId": item.requestId})
         status_table.delete_item(Key={"requestId": item.requestId})
+        if key_record:  # the key was not used: a retry with it must be accepted
+            status_table.delete_item(Key={"requestId": key_record})
         metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
         return None
     metrics.add_metric(name="RequestsAccepted", unit=MetricUnit.Count, value=1)
@@ -84,6 +131,43 @@ def _status_location(request_id: str) -> tuple[str, str]:
     return location, f"{proto}://{host}{location}"
 
 
+def _header(name: str) -> str | None:
+    """A request header, matched case-insensitively as HTTP requires."""
+    return next((v for k, v in (app.current_event.headers or {}).items() if k.lower() == name), None)
+
+
+def _idempotency_key() -> str | None:
+    """The caller-scoped Idempotency-Key, or None without one. Raises ValueError for an unusable one.
+
+    The draft makes the value a structured-field string (``"abc"``); a bare token is accepted too, as
+    most senders write it.
+    """
+    raw = _header(IDEMPOTENCY_HEADER)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not 0 < len(value) <= MAX_KEY_LENGTH or not value.isprintable():
+        raise ValueError(f"the Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable characters")
+    identity = app.current_event.request_context.identity
+    caller = identity.user_arn or identity.caller or identity.account_id or ""
+    return f"{caller}\n{value}"
+
+
+def _replay(reused: KeyReused) -> Response:
+    """The answer to a retried request: the original's, or why there is none."""
+    if not reused.same_body:
+        return _json(422, {"message": "this Idempotency-Key was used for a request with another body: "
+                                      "use a new key for a new request"})
+    if reused.original is None:
+        return _json(409, {"message": "the request with this Idempotency-Key is still being accepted; retry"},
+                     {"Retry-After": "1"})
+    location, url = _status_location(reused.request_id)
+    body = {"requestId": reused.request_id, "status": reused.original.status, "statusUrl": url}
+    return _json(202, body, {"Location": location, "Idempotent-Replayed": "true"})
+
+
 @app.post("/requests")
 @tracer.capture_method
 def post_request() -> Response:
@@ -96,7 +180,15 @@ def post_request() -> Response:
         return _json(400, {"message": "the body must be a JSON object"})
     if not isinstance(payload, dict) or not payload:
         return _json(400, {"message": "the body must be a non-empty JSON object"})
-    item = accept(payload)
+    try:
+        key = _idempotency_key()
+    except ValueError as error:
+        return _json(400, {"message": str(error)})
+    try:
+        item = accept(payload, key, hashlib.sha256(raw.encode()).hexdigest())
+    except KeyReused as reused:
+        metrics.add_metric(name="RequestsReplayed", unit=MetricUnit.Count, value=1)
+        return _replay(reused)
     if item is None:
         return _json(503, {"message": "the request could not be queued; retry later"}, {"Retry-After": "1"})
     location, url = _status_location(item.requestId)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Larger images are refused: decoding them could exhaust the function's memory.
 MAX_PIXELS = 50_000_000
-_FORMATS = {
+_FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "JPEG": ("image/jpeg", "jpg", {"quality": 85, "optimize": True}),
     "PNG": ("image/png", "png", {"optimize": True}),
     "WEBP": ("image/webp", "webp", {"quality": 80}),

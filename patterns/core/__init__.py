@@ -28,6 +28,7 @@ from .functions import (
     python_function,
 )
 from .jobs import JOB_KEY, STATUS_ATTRIBUTE, jobs_table, on_job_status
+from .layers import PILLOW_VERSION, pillow_layer, pip_layer
 from .notifications import bucket_notification
 from .objects import grant_object_read, grant_object_write
 from .queues import (
@@ -49,6 +50,7 @@ __all__ = [
     "IDEMPOTENCY_TTL",
     "JOB_KEY",
     "MAX_RECEIVE_COUNT",
+    "PILLOW_VERSION",
     "POWERTOOLS_LAYER_VERSION",
     "RUNTIME",
     "STATUS_ATTRIBUTE",
@@ -84,6 +86,8 @@ __all__ = [
     "lambdas_dir",
     "nag",
     "on_job_status",
+    "pillow_layer",
+    "pip_layer",
     "powertools_layer_arn",
     "python_function",
     "queue_with_dlq",

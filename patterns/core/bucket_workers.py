@@ -58,6 +58,7 @@ def bucket_worker(
     service: str,
     description: str = "",
     options: FunctionOptions | None = None,
+    options_prop: str = "function_options",
     environment: Mapping[str, str] | None = None,
     prefix: str | None = None,
     suffix: str | None = None,
@@ -102,6 +103,7 @@ def bucket_worker(
         description=description,
         invocation="sqs",
         options=opts,
+        options_prop=options_prop,
         environment=environment,
         reserved_concurrency=reserved_concurrency,
     )

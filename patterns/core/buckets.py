@@ -25,6 +25,12 @@ def access_log_bucket(scope: Construct, construct_id: str = "AccessLogs") -> s3.
     return bucket
 
 
+#: ``s3.Bucket`` props a pattern sets on every bucket it creates.
+FORCED_BUCKET_PROPS = (
+    "block_public_access", "enforce_ssl", "public_read_access", "server_access_logs_bucket", "server_access_logs_prefix"
+)
+
+
 def bucket(
     scope: Construct,
     construct_id: str,
@@ -43,9 +49,10 @@ def bucket(
     if existing_bucket is not None:
         return existing_bucket
     props = dict(bucket_props or {})
-    for forced in ("block_public_access", "enforce_ssl", "public_read_access"):
-        if forced in props:
-            raise ValueError(f"{bucket_props_name}[{forced!r}] is set by the pattern and cannot be overridden")
+    validation.reserved(
+        bucket_props_name, props, FORCED_BUCKET_PROPS,
+        "every bucket is private, TLS-only and logs its access to the pattern's log bucket",
+    )
     props.setdefault("encryption", s3.BucketEncryption.S3_MANAGED)
     props.setdefault("versioned", True)
     if server_access_logs is None:

@@ -18,13 +18,25 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from . import nag
-from .validation import in_range
+from .validation import in_range, reserved
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 #: Powertools for AWS Lambda (Python) v3 layer version. Default of ``FunctionOptions.powertools_layer_version``.
 POWERTOOLS_LAYER_VERSION = 38
+
+#: Variables the Lambda runtime sets itself; Lambda rejects a function that sets them (AWS docs,
+#: "Defined runtime environment variables").
+LAMBDA_RESERVED_ENVIRONMENT = frozenset(
+    {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    }
+)
 
 Invocation = Literal["sync", "sqs", "stream", "async", "schedule"]
 
@@ -73,7 +85,10 @@ def python_function(
     invocation: Invocation,
     description: str = "",
     options: FunctionOptions | None = None,
+    options_prop: str = "function_options",
     environment: Mapping[str, str] | None = None,
+    user_environment: Mapping[str, str] | None = None,
+    user_environment_prop: str = "environment",
     timeout: Duration | None = None,
     reserved_concurrency: int | None = None,
 ) -> lambda_.Function:
@@ -82,6 +97,11 @@ def python_function(
     ``invocation`` says how the function is triggered; for everything but ``async`` it also records
     why the function needs no DLQ of its own (cdk-nag Serverless-LambdaDLQ), so that reason is
     stated once, here, rather than in every pattern.
+
+    ``environment`` is the pattern's own wiring; the user's variables come from ``options``
+    (the pattern prop ``options_prop``) and ``user_environment`` (the prop ``user_environment_prop``).
+    A user variable that names a pattern or Powertools variable, or one Lambda reserves, is a
+    ``ValueError`` naming the prop (``validation.reserved``), never a silent override.
     """
     opts = options or FunctionOptions()
     in_range("memory_size", opts.memory_size, 128, 10240)
@@ -94,13 +114,18 @@ def python_function(
         description=f"Execution role of {construct_id} ({service})",
     )
     log_group.grant_write(role)
-    env = {
+    owned = {
         "POWERTOOLS_SERVICE_NAME": service,
         "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPatterns",
         "POWERTOOLS_LOG_LEVEL": opts.log_level,
-        **opts.environment,
         **(environment or {}),
     }
+    env: dict[str, str] = {}
+    for prop, given in ((f"{options_prop}.environment", opts.environment), (user_environment_prop, user_environment)):
+        reserved(prop, given, LAMBDA_RESERVED_ENVIRONMENT, "the Lambda runtime sets it")
+        reserved(prop, given, owned, f"the pattern wires it into {construct_id}")
+        env.update(given or {})
+    env.update(owned)
     function = lambda_.Function(
         scope,
         construct_id,

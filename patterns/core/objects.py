@@ -69,5 +69,5 @@ def _render(value: Any) -> str | None:
             return f"<{arg[0]}.{arg[1]}>"
         if fn == "Fn::Join":
             parts = [_render(part) for part in arg[1]]
-            return None if any(p is None for p in parts) else arg[0].join(parts)  # type: ignore[arg-type]
+            return None if any(p is None for p in parts) else arg[0].join(parts)
     return None

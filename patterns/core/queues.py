@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Token
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -17,6 +17,24 @@ from . import nag, validation
 MAX_RECEIVE_COUNT = 5
 #: DLQs keep messages as long as SQS allows, to leave time for investigation and redrive.
 DLQ_RETENTION = Duration.days(14)
+#: The visibility timeout SQS gives a queue created without one.
+SQS_DEFAULT_VISIBILITY = Duration.seconds(30)
+
+
+def known_visibility_timeout(queue: sqs.IQueue) -> Duration | None:
+    """The visibility timeout of a queue defined in this app, or None where synth cannot know it
+    (an imported queue, or a value that is a token)."""
+    if not isinstance(queue, sqs.Queue):
+        return None
+    cfn = queue.node.default_child
+    if not isinstance(cfn, sqs.CfnQueue):
+        return None
+    seconds = cfn.visibility_timeout
+    if seconds is None:
+        return SQS_DEFAULT_VISIBILITY
+    if Token.is_unresolved(seconds):
+        return None
+    return Duration.seconds(seconds)
 
 
 def dead_letter_queue(
@@ -45,6 +63,10 @@ def dead_letter_queue(
     return queue
 
 
+#: ``sqs.Queue`` props a pattern sets on every work queue it creates.
+FORCED_QUEUE_PROPS = ("encryption", "enforce_ssl", "dead_letter_queue", "fifo")
+
+
 @dataclass(frozen=True)
 class QueuePair:
     """A work queue and its dead-letter queue (the DLQ is None for an existing queue)."""
@@ -69,18 +91,24 @@ def queue_with_dlq(
 
     Resolution order: library defaults, then ``queue_props``, then what the pattern must force
     (encryption, TLS-only, the DLQ). The visibility timeout defaults to 6x ``consumer_timeout``.
-    ``max_receive_count`` None means the default, ``MAX_RECEIVE_COUNT``.
+    ``max_receive_count`` None means the default, ``MAX_RECEIVE_COUNT``. An ``existing_queue``
+    defined in the app must have a visibility timeout of 6x ``consumer_timeout`` too; an imported
+    queue's cannot be known at synth time and is not checked.
     """
     if max_receive_count is None:
         max_receive_count = MAX_RECEIVE_COUNT
     validation.exclusive(**{existing_queue_name: existing_queue, queue_props_name: queue_props})
     validation.in_range("max_receive_count", max_receive_count, 1, 1000)
     if existing_queue is not None:
+        if consumer_timeout is not None:
+            validation.visibility_covers_consumer(
+                known_visibility_timeout(existing_queue), consumer_timeout, f"{existing_queue_name}'s"
+            )
         return QueuePair(existing_queue, None)
     props = dict(queue_props or {})
-    for forced in ("encryption", "enforce_ssl", "dead_letter_queue", "fifo"):
-        if forced in props:
-            raise ValueError(f"{queue_props_name}[{forced!r}] is set by the pattern and cannot be overridden")
+    validation.reserved(
+        queue_props_name, props, FORCED_QUEUE_PROPS, "every work queue is encrypted, TLS-only, standard, with a DLQ"
+    )
     if consumer_timeout is not None:
         props.setdefault("visibility_timeout", Duration.seconds(consumer_timeout.to_seconds() * 6))
         validation.visibility_covers_consumer(props["visibility_timeout"], consumer_timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import Token
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -13,6 +14,43 @@ from . import validation
 #: Attribute names Powertools idempotency writes (its DynamoDBPersistenceLayer defaults).
 IDEMPOTENCY_KEY = "id"
 IDEMPOTENCY_TTL = "expiration"
+
+
+def known_key_schema(existing: ddb.ITable) -> dict[str, tuple[str, str]] | None:
+    """``{"HASH": (name, type), "RANGE": (name, type)}`` of a table defined in this app, or None where
+    synth cannot know it (an imported table, or a schema that is a token)."""
+    cfn = existing.node.default_child
+    if not isinstance(cfn, (ddb.CfnTable, ddb.CfnGlobalTable)):
+        return None
+    schema, definitions = cfn.key_schema, cfn.attribute_definitions
+    if Token.is_unresolved(schema) or Token.is_unresolved(definitions):
+        return None
+    types = {d.attribute_name: d.attribute_type for d in definitions}  # type: ignore[union-attr]
+    return {k.key_type: (k.attribute_name, types.get(k.attribute_name, "?")) for k in schema}  # type: ignore[union-attr]
+
+
+def _describe(keys: dict[str, tuple[str, str]]) -> str:
+    roles = (("HASH", "partition"), ("RANGE", "sort"))
+    described = [f"{role} key {keys[kind][0]!r} ({keys[kind][1]})" for kind, role in roles if kind in keys]
+    return " and ".join(described) if "RANGE" in keys else f"{described[0]} and no sort key"
+
+
+def check_key_schema(
+    existing: ddb.ITable, *, partition_key: str, sort_key: str | None, existing_table_name: str
+) -> None:
+    """Raise when an injected table defined in the app does not have the keys the handlers use.
+
+    An imported table's keys cannot be known at synth time; the prop's docstring states them.
+    """
+    actual = known_key_schema(existing)
+    if actual is None:
+        return
+    expected = {"HASH": (partition_key, "S"), **({"RANGE": (sort_key, "S")} if sort_key else {})}
+    if actual != expected:
+        raise ValueError(
+            f"{existing_table_name} must have {_describe(expected)}, string-typed as the handlers write them "
+            f"(given {existing.node.path} with {_describe(actual)})"
+        )
 
 
 def table(
@@ -30,15 +68,18 @@ def table(
 ) -> ddb.ITable:
     """Resolve a pattern's table: an injected one or a new table from defaults + ``table_props``.
 
-    Keys are the pattern's contract with its handlers, so ``table_props`` cannot change them.
+    Keys are the pattern's contract with its handlers, so ``table_props`` cannot change them, and an
+    ``existing_table`` defined in the app must have them (``check_key_schema``).
     """
     validation.exclusive(**{existing_table_name: existing_table, table_props_name: table_props})
     if existing_table is not None:
+        check_key_schema(
+            existing_table, partition_key=partition_key, sort_key=sort_key, existing_table_name=existing_table_name
+        )
         return existing_table
     props = dict(table_props or {})
-    for forced in ("partition_key", "sort_key", "stream"):
-        if forced in props:
-            raise ValueError(f"{table_props_name}[{forced!r}] is set by the pattern and cannot be overridden")
+    forced = ("partition_key", "sort_key", "stream", *(("time_to_live_attribute",) if time_to_live_attribute else ()))
+    validation.reserved(table_props_name, props, forced, "the pattern's handlers read and write these keys")
     props.setdefault("billing_mode", ddb.BillingMode.PAY_PER_REQUEST)
     props.setdefault("encryption", ddb.TableEncryption.AWS_MANAGED)
     props.setdefault(

@@ -34,7 +34,9 @@ def in_range(name: str, value: int | float | None, low: float, high: float, hint
         raise ValueError(f"{name} must be between {low:g} and {high:g}{suffix} (given {value})")
 
 
-def visibility_covers_consumer(queue_visibility: Duration | None, consumer_timeout: Duration) -> None:
+def visibility_covers_consumer(
+    queue_visibility: Duration | None, consumer_timeout: Duration, queue_name: str = "the queue"
+) -> None:
     """AWS recommends a queue visibility timeout of at least 6x the consumer timeout.
 
     A shorter one lets SQS hand a message to a second consumer while the first still works on it,
@@ -48,7 +50,7 @@ def visibility_covers_consumer(queue_visibility: Duration | None, consumer_timeo
         return
     if visible < needed:
         raise ValueError(
-            f"the queue visibility timeout ({visible:g} s) must be at least 6x the consumer "
+            f"{queue_name} visibility timeout ({visible:g} s) must be at least 6x the consumer "
             f"function timeout ({needed / 6:g} s -> {needed:g} s)"
         )
 
@@ -65,13 +67,17 @@ def sqs_batching(*, batch_size: int, max_batching_window: Duration | None, fifo:
 
 
 def concurrency(*, reserved: int | None, max_concurrency: int | None) -> None:
-    """An SQS event source scales to at least 2 concurrent batches; fewer starves it."""
-    in_range("max_concurrency", max_concurrency, 2, 1000)
+    """An SQS event source scales to at least 2 concurrent batches; fewer starves it.
+
+    ``reserved`` is checked first: a pattern may default ``max_concurrency`` to it, and the message
+    must name the prop the user set.
+    """
     if reserved is not None and not _is_token(reserved) and reserved < 2:
         raise ValueError(
             f"reserved_concurrency must be at least 2 with an SQS event source (given {reserved}): "
             "the poller runs at least two batches at once and throttled batches count as receives"
         )
+    in_range("max_concurrency", max_concurrency, 2, 1000)
     if (
         reserved is not None
         and max_concurrency is not None
@@ -85,10 +91,23 @@ def concurrency(*, reserved: int | None, max_concurrency: int | None) -> None:
         )
 
 
-def reserved_environment(name: str, environment: Mapping[str, str] | None, reserved: Iterable[str]) -> None:
-    """Raise when a user's environment sets a variable the pattern sets itself (it would be overridden)."""
-    clash = sorted(set(environment or {}) & set(reserved))
-    if clash:
-        raise ValueError(
-            f"{name} sets {', '.join(clash)}, which the pattern sets itself for its handler: rename your variables"
-        )
+def reserved(prop: str, given: Mapping[str, Any] | None, owned: Iterable[str], why: str = "") -> None:
+    """The one rule where a user value meets a value the pattern owns: the pattern's keys are reserved.
+
+    Used for environment variables, ``*_props`` overrides and every other mapping a pattern merges
+    with its own values. Merging silently would let the pattern's value win (the user's is lost) or
+    the user's win (the wiring breaks), so a clash is an error naming each key and the prop.
+    """
+    clash = sorted(set(given or {}) & set(owned))
+    if not clash:
+        return
+    keys = ", ".join(f"{prop}[{key!r}]" for key in clash)
+    verb = "is" if len(clash) == 1 else "are"
+    reason = f": {why}" if why else ""
+    raise ValueError(f"{keys} {verb} set by the pattern and cannot be overridden{reason}")
+
+
+def merge_reserved(prop: str, given: Mapping[str, Any] | None, owned: Mapping[str, Any], why: str = "") -> dict:
+    """``given`` merged with ``owned`` after ``reserved`` has checked that they share no key."""
+    reserved(prop, given, owned, why)
+    return {**(given or {}), **owned}

@@ -220,3 +220,29 @@ def test_nothing_is_lost(deployed, burst) -> None:
 def test_demo_drive_passes_against_the_local_cloud(ctx) -> None:
     result = demo.drive(ctx)
     assert result.ok, result
+
+
+def test_a_sender_retrying_with_an_idempotency_key_creates_one_request(deployed, ctx) -> None:
+    """Through API Gateway: the retried POST answers the original id, enqueues nothing, and is stored once.
+
+    Last in the module: the key records it leaves in the status table are not statuses.
+    """
+    cloud, stack = deployed
+    key = {"Idempotency-Key": f'"{uuid.uuid4()}"'}
+    body = {"event": "invoice.paid", "invoice": "in_retry"}
+    # GIVEN a POST accepted under a key, WHEN the sender retries it (its own timeout fired)
+    first = ctx.http("POST", _url(ctx), body, key)
+    retry = ctx.http("POST", _url(ctx), body, key)
+    # THEN the retry is the original request, marked as replayed
+    assert first.status == retry.status == 202
+    assert retry.body["requestId"] == first.body["requestId"]
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    # AND one request is processed and stored, and a replay after that reports it done
+    cloud.drain(timeout=60)
+    assert _entries(cloud, stack)[first.body["requestId"]] == 1
+    assert sum(1 for inv in cloud.invocations(CONSUMER) for r in inv.event["Records"]
+               if _request_id(r["body"]) == first.body["requestId"]) == 1
+    replay = ctx.http("POST", _url(ctx), body, key)
+    assert replay.body == {**first.body, "status": "done"}
+    # AND another body under the same key is refused
+    assert ctx.http("POST", _url(ctx), {"event": "invoice.voided"}, key).status == 422

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import time
 import uuid
@@ -75,8 +76,12 @@ class Intake:
     queue_url: str
 
     def __call__(self, method: str, path: str, body: str | None = None, *, base_path: str = "/prod",
-                 base64_body: bool = False) -> Reply:
+                 base64_body: bool = False, headers: dict[str, str] | None = None,
+                 caller: str | None = None) -> Reply:
         event = copy.deepcopy(POST)
+        event["headers"] = {**event["headers"], **(headers or {})}
+        if caller is not None:
+            event["requestContext"]["identity"]["userArn"] = caller
         request_id = path.removeprefix("/requests/") if path.startswith("/requests/") else None
         resource = "/requests/{requestId}" if request_id is not None else path
         event.update(httpMethod=method, path=path, resource=resource,
@@ -106,6 +111,95 @@ def intake() -> Iterator[Intake]:
         url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         module = load_handler("queue_load_leveling", "intake", env={"STATUS_TABLE_NAME": STATUS, "QUEUE_URL": url})
         yield Intake(module, status, sqs, url)
+
+
+# -- Idempotency-Key (IETF draft-ietf-httpapi-idempotency-key-header) -----------------------------------
+
+
+def _keyed(intake: Intake, key: str, body: str | None = None, **kw: Any) -> Reply:
+    return intake("POST", "/requests", body or POST["body"], headers={"Idempotency-Key": key}, **kw)
+
+
+def test_a_retried_post_with_the_same_idempotency_key_returns_the_original_and_enqueues_nothing(
+    intake: Intake,
+) -> None:
+    # GIVEN a request accepted under a key
+    first = _keyed(intake, '"8e03978e-40d5-43e8-bc93-6894a57f9324"')
+    assert first.status == 202
+    assert len(intake.queued()) == 1
+    # WHEN the sender retries it (same key, same body; header names are case-insensitive)
+    retry = intake("POST", "/requests", POST["body"],
+                   headers={"idempotency-key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'})
+    # THEN it gets the original request id and status, marked as a replay, and nothing new is queued
+    assert retry.status == 202
+    assert retry.body == first.body
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert intake.queued() == []
+    assert [s["requestId"] for s in intake.statuses() if s.get("status")] == [first.body["requestId"]]
+
+
+def test_a_replay_reports_the_current_status_of_the_original(intake: Intake) -> None:
+    first = _keyed(intake, "k-done")
+    intake.status.update_item(Key={"requestId": first.body["requestId"]}, UpdateExpression="SET #s = :d",
+                              ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":d": "done"})
+    assert _keyed(intake, "k-done").body["status"] == "done"
+
+
+def test_a_used_idempotency_key_with_another_body_is_422_and_enqueues_nothing(intake: Intake) -> None:
+    assert _keyed(intake, "k-1").status == 202
+    intake.queued()
+    reply = _keyed(intake, "k-1", json.dumps({"event": "something.else"}))
+    assert reply.status == 422
+    assert "another body" in reply.body["message"]
+    assert intake.queued() == []
+
+
+def test_different_idempotency_keys_are_different_requests(intake: Intake) -> None:
+    a, b = _keyed(intake, "k-a"), _keyed(intake, "k-b")
+    assert a.status == b.status == 202
+    assert a.body["requestId"] != b.body["requestId"]
+    assert len(intake.queued()) == 2
+
+
+def test_idempotency_keys_are_scoped_to_the_caller(intake: Intake) -> None:
+    # GIVEN two senders that happen to pick the same key
+    a = _keyed(intake, "k-same", caller="arn:aws:iam::123456789012:user/a")
+    b = _keyed(intake, "k-same", json.dumps({"other": "body"}), caller="arn:aws:iam::123456789012:user/b")
+    # THEN neither sees the other's request
+    assert a.status == b.status == 202
+    assert a.body["requestId"] != b.body["requestId"]
+
+
+def test_a_key_whose_first_request_is_still_being_accepted_is_409(intake: Intake) -> None:
+    # GIVEN the key bound by a first request that has not yet recorded its status (a concurrent retry)
+    scoped = b"arn:aws:iam::123456789012:user/webhook-sender\nk-busy"
+    intake.status.put_item(Item={
+        "requestId": "idempotency-key#" + hashlib.sha256(scoped).hexdigest(),
+        "target": str(uuid.uuid4()), "fingerprint": hashlib.sha256(POST["body"].encode()).hexdigest(),
+        "expiresAt": 2**31,
+    })
+    reply = _keyed(intake, "k-busy")
+    assert reply.status == 409
+    assert reply.headers["Retry-After"] == "1"
+    assert intake.queued() == []
+
+
+def test_a_refused_enqueue_frees_the_key_so_the_retry_is_accepted(intake: Intake) -> None:
+    intake.sqs.delete_queue(QueueUrl=intake.queue_url)
+    assert _keyed(intake, "k-retry").status == 503
+    assert intake.statuses() == []
+    intake.sqs.create_queue(QueueName=QUEUE)
+    assert _keyed(intake, "k-retry").status == 202
+
+
+@pytest.mark.parametrize("key", ['""', "", "x" * 256, "tab\there"])
+def test_fails_if_the_idempotency_key_is_empty_too_long_or_not_printable(intake: Intake, key: str) -> None:
+    reply = _keyed(intake, key)
+    assert reply.status == 400
+    assert "Idempotency-Key" in reply.body["message"]
+    assert intake.statuses() == []
+    assert intake.queued() == []
 
 
 def test_post_records_pending_enqueues_and_answers_202_with_where_to_ask(intake: Intake) -> None:

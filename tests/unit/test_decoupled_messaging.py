@@ -346,3 +346,9 @@ def test_fails_if_table_props_change_the_key(app: App) -> None:
 def test_fails_if_idempotency_ttl_is_shorter_than_a_minute(app: App) -> None:
     with pytest.raises(ValueError, match=r"idempotency_ttl \(seconds\) must be between 60"):
         _build(app, idempotency_ttl=Duration.seconds(10))
+
+
+def test_fails_if_an_existing_queue_defined_in_the_app_has_a_short_visibility_timeout(app: App) -> None:
+    short = lambda s: sqs.Queue(s, "Short", visibility_timeout=Duration.seconds(5))  # noqa: E731
+    with pytest.raises(ValueError, match=r"existing_queue's visibility timeout \(5 s\) must be at least 6x"):
+        _build(app, existing_queue=short)

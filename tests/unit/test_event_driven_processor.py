@@ -325,7 +325,7 @@ def test_fails_if_the_idempotency_ttl_is_out_of_range() -> None:
 
 def test_fails_if_function_environment_sets_a_reserved_variable() -> None:
     options = core.FunctionOptions(environment={"OUTPUT_BUCKET": "elsewhere", "MINE": "1"})
-    with pytest.raises(ValueError, match=r"function_options\.environment sets OUTPUT_BUCKET, which the pattern sets"):
+    with pytest.raises(ValueError, match=r"function_options\.environment\['OUTPUT_BUCKET'\] is set by the pattern"):
         _build(function_options=options)
 
 

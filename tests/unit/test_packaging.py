@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,12 +27,19 @@ print(json.dumps({"lambdas": str(core.lambdas_dir()), "subscribers": shipped}))
 
 def test_wheel_ships_handlers_and_synthesizes_from_site_packages(tmp_path: Path) -> None:
     wheels, target = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # setuptools reports config problems as Python warnings (SetuptoolsDeprecationWarning, _Warning).
+    assert [line for line in built.stdout.splitlines() + built.stderr.splitlines() if "Warning:" in line] == []
     wheel = next(wheels.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"patterns/py.typed", "patterns/core/layer_source/README.md"} <= names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
         check=True,

@@ -238,7 +238,10 @@ def test_fails_if_a_step_has_no_handler() -> None:
 
 
 def test_fails_if_a_step_overrides_the_wiring_environment() -> None:
-    with pytest.raises(ValueError, match="step 'Enrich': environment cannot set NEXT_QUEUE_URL, STEP_NAME"):
+    # The last step gets no NEXT_QUEUE_URL, yet setting it is an error: which a step gets depends on its position.
+    expected = (r"steps\[0\]\.environment\['NEXT_QUEUE_URL'\], steps\[0\]\.environment\['STEP_NAME'\] are set by "
+                r"the pattern and cannot be overridden: the pattern wires step 'Enrich'")
+    with pytest.raises(ValueError, match=expected):
         _synth(steps=[Step(name="Enrich", handler="a.b", environment={"STEP_NAME": "x", "NEXT_QUEUE_URL": "y"})])
 
 

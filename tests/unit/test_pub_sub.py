@@ -330,3 +330,31 @@ def test_fails_if_the_existing_topic_is_fifo() -> None:
     fifo = sns.Topic.from_topic_arn(stack, "Fifo", "arn:aws:sns:us-east-1:111122223333:orders.fifo")
     with pytest.raises(ValueError, match="existing_topic must be a standard topic"):
         PubSub(stack, "Orders", subscribers=[Subscriber(name="A")], existing_topic=fifo)
+
+
+def _keyed(partition: str, sort: str | None, sort_type: ddb.AttributeType = ddb.AttributeType.STRING) -> Any:
+    def make(stack: Stack) -> ddb.Table:
+        return ddb.Table(
+            stack, "Views", partition_key=ddb.Attribute(name=partition, type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name=sort, type=sort_type) if sort else None,
+        )
+    return make
+
+
+@pytest.mark.parametrize(("make", "given"), [
+    (_keyed("pk", "sk"), r"partition key 'pk' \(S\) and sort key 'sk' \(S\)"),
+    (_keyed("subscriber", None), r"partition key 'subscriber' \(S\) and no sort key"),
+    (_keyed("subscriber", "id", ddb.AttributeType.NUMBER), r"sort key 'id' \(N\)"),
+])
+def test_fails_if_an_existing_table_defined_in_the_app_has_other_keys(make: Any, given: str) -> None:
+    # GIVEN a table of the same app whose key schema is not the one the subscriber handlers write
+    stack = Stack(new_app(), "Invalid")
+    expected = r"existing_table must have partition key 'subscriber' \(S\) and sort key 'id' \(S\).*given .*" + given
+    with pytest.raises(ValueError, match=expected):
+        PubSub(stack, "Orders", subscribers=[Subscriber(name="A")], existing_table=make(stack))
+
+
+def test_an_existing_table_defined_in_the_app_with_the_right_keys_is_used() -> None:
+    stack = Stack(new_app(), "Valid")
+    table = _keyed("subscriber", "id")(stack)
+    assert PubSub(stack, "Orders", subscribers=[Subscriber(name="A")], existing_table=table).table is table

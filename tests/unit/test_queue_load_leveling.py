@@ -425,3 +425,33 @@ def test_fails_if_status_ttl_is_shorter_than_a_minute(app: App) -> None:
 def test_fails_if_idempotency_ttl_is_shorter_than_a_minute(app: App) -> None:
     with pytest.raises(ValueError, match=r"idempotency_ttl \(seconds\) must be between 60"):
         _build(app, idempotency_ttl=Duration.seconds(5))
+
+
+def test_fails_if_reserved_concurrency_is_one_and_names_that_prop_not_max_concurrency(app: App) -> None:
+    # GIVEN only reserved_concurrency=1 (max_concurrency defaults to it)
+    # THEN the error is about the prop the user set
+    with pytest.raises(ValueError, match=r"^reserved_concurrency must be at least 2 .*\(given 1\)"):
+        _build(app, reserved_concurrency=1)
+
+
+def test_fails_if_an_existing_queue_defined_in_the_app_has_a_short_visibility_timeout(app: App) -> None:
+    # GIVEN a queue of the same app whose visibility timeout (5 s) is below 6x the consumer timeout (10 s)
+    short = lambda s: sqs.Queue(s, "Short", visibility_timeout=Duration.seconds(5))  # noqa: E731
+    expected = r"existing_queue's visibility timeout \(5 s\) must be at least 6x .*\(10 s -> 60 s\)"
+    with pytest.raises(ValueError, match=expected):
+        _build(app, existing_queue=short, max_receive_count=None)
+
+
+def test_fails_if_an_existing_queue_keeps_the_sqs_default_visibility_timeout(app: App) -> None:
+    # SQS gives a queue without a visibility timeout 30 s: below 6x 10 s.
+    with pytest.raises(ValueError, match=r"existing_queue's visibility timeout \(30 s\)"):
+        _build(app, existing_queue=lambda s: sqs.Queue(s, "Default"), max_receive_count=None)
+
+
+def test_an_existing_queue_with_a_long_enough_visibility_timeout_is_used(app: App) -> None:
+    pattern = _build(
+        app, existing_queue=lambda s: sqs.Queue(s, "Long", visibility_timeout=Duration.seconds(60)),
+        max_receive_count=None,
+    )
+    assert pattern.queue.node.id == "Long"
+    assert pattern.dead_letter_queue is None

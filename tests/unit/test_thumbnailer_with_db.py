@@ -355,9 +355,9 @@ def test_fails_if_thumbnails_could_trigger_the_thumbnailer(upload_prefix: str, t
     ({"update_queue_props": {"visibility_timeout": Duration.seconds(10)}}, r"visibility timeout \(10 s\) must be"),
     ({"users_table_props": {"partition_key": None}}, r"users_table_props\['partition_key'\] is set by the pattern"),
     ({"thumbnailer_options": core.FunctionOptions(environment={"MAX_WIDTH": "9"})},
-     r"thumbnailer_options\.environment sets MAX_WIDTH, which the pattern sets"),
+     r"thumbnailer_options\.environment\['MAX_WIDTH'\] is set by the pattern"),
     ({"updater_options": core.FunctionOptions(environment={"USERS_TABLE_NAME": "x"})},
-     r"updater_options\.environment sets USERS_TABLE_NAME, which the pattern sets"),
+     r"updater_options\.environment\['USERS_TABLE_NAME'\] is set by the pattern"),
 ])
 def test_fails_if_sizes_format_or_props_are_invalid(props: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
