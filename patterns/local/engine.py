@@ -406,6 +406,10 @@ class Engine:
                     # A handler runs outside the pool (a synchronous invoke, a state machine's task).
                     time.sleep(0.01)
                     continue
+                if self.core.executions_busy():
+                    # A state machine is between states: let it queue its next wait before time moves.
+                    time.sleep(0.002)
+                    continue
                 if self._skip_to_next_due():
                     continue
                 if self.core.running_executions():
