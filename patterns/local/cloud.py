@@ -407,6 +407,8 @@ class LocalCloudServer(_Cloud):
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            # StartSyncExecution's "sync-" host prefix would make the endpoint's host unresolvable.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def start(self) -> LocalCloudServer:

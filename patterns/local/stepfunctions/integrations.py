@@ -106,8 +106,20 @@ def _sdk_operation(service: str, action: str) -> tuple[str, str]:
     return boto_service, operation
 
 
+#: The PascalCase service names of aws-sdk error names (``DynamoDb.ResourceNotFoundException``).
+_SDK_ERROR_NAMES = {
+    "dynamodb": "DynamoDb",
+    "eventbridge": "EventBridge",
+    "acmpca": "AcmPca",
+    "cloudwatchlogs": "CloudWatchLogs",
+    "cloudwatch": "CloudWatch",
+    "secretsmanager": "SecretsManager",
+    "apigateway": "ApiGateway",
+}
+
+
 def _sdk_error_prefix(service: str) -> str:
-    return service[:1].upper() + service[1:]
+    return _SDK_ERROR_NAMES.get(service, service[:1].upper() + service[1:])
 
 
 class Heartbeat:
@@ -120,10 +132,14 @@ class Heartbeat:
         self._timer = run.clock.timer(seconds, f"HeartbeatSeconds of task {name}")
 
     def beat(self) -> None:
+        self._timer.cancel()
         self._timer = self.run.clock.timer(self.seconds, f"HeartbeatSeconds of task {self.name}")
 
     def expired(self) -> bool:
         return self._timer.is_set()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 @dataclass
@@ -337,7 +353,9 @@ class Integrations:
             boto_service, operation, params if isinstance(params, dict) else {}, _sdk_error_prefix(service)
         )
 
-    def _call(self, boto_service: str, operation: str, params: dict[str, Any], prefix: str) -> Any:
+    def _call(
+        self, boto_service: str, operation: str, params: dict[str, Any], prefix: str, *, suffix: bool = False
+    ) -> Any:
         from botocore import xform_name
         from botocore.exceptions import ClientError, ParamValidationError
 
@@ -346,6 +364,8 @@ class Integrations:
             response = getattr(client, xform_name(operation))(**params)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code") or "Exception").split(".")[-1]
+            if suffix and not code.endswith("Exception"):
+                code += "Exception"  # aws-sdk error names always end in Exception
             message = str(exc.response.get("Error", {}).get("Message") or exc)
             raise StatesError(f"{prefix}.{code}", message) from exc
         except ParamValidationError as exc:

@@ -15,9 +15,9 @@ import json
 import random
 import re
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from . import paths
@@ -32,14 +32,16 @@ _TASK_DEFAULT_TIMEOUT = 99999999.0
 
 
 class Clock:
-    """Virtual time for one local cloud: ``now()`` and blocking ``sleep()`` on the engine's timers."""
+    """Virtual time for one local cloud: ``now()`` and blocking waits on the engine's timers."""
 
-    def __init__(self, now: Callable[[], float], schedule: Callable[[float, Callable[[], None], str], None]) -> None:
+    def __init__(self, now: Callable[[], float], schedule: Callable[[float, Callable[[], None], str], Any]) -> None:
         self.now = now
         self._schedule = schedule
         self._lock = threading.Lock()
         #: Threads of executions that are running (not blocked on the clock, a child or a branch).
         self.active = 0
+        #: What each blocked thread waits for: drain() may move time only while every one is still false.
+        self._waiting: dict[int, tuple[Callable[[], bool], Callable[[], bool]]] = {}
 
     def enter(self) -> None:
         with self._lock:
@@ -49,34 +51,59 @@ class Clock:
         with self._lock:
             self.active -= 1
 
-    @contextmanager
-    def blocked(self) -> Iterator[None]:
-        """The calling execution thread waits for something else; drain() may move time meanwhile."""
-        self.leave()
-        try:
-            yield
-        finally:
-            self.enter()
+    def busy(self) -> bool:
+        """Whether an execution thread runs, or is about to (its wait is over but it has not noticed yet)."""
+        with self._lock:
+            if self.active > 0:
+                return True
+            waiting = list(self._waiting.values())
+        return any(done() or stopped() for done, stopped in waiting)
 
-    def timer(self, seconds: float, description: str) -> threading.Event:
-        """An event set once ``seconds`` of virtual time have passed."""
-        fired = threading.Event()
-        self._schedule(seconds, fired.set, description)
-        return fired
+    def timer(self, seconds: float, description: str) -> Alarm:
+        """An alarm that goes off once ``seconds`` of virtual time have passed (cancel it when moot)."""
+        alarm = Alarm()
+        alarm.timer = self._schedule(seconds, alarm.fired.set, description)
+        return alarm
 
     def wait_for(self, done: Callable[[], bool], stopped: Callable[[], bool]) -> None:
-        """Block (as 'blocked') until ``done()``; raise ExecutionStopped if the execution ends meanwhile."""
-        with self.blocked():
+        """Block until ``done()``; raise ExecutionStopped if the execution ends meanwhile."""
+        key = threading.get_ident()
+        with self._lock:
+            self.active -= 1
+            self._waiting[key] = (done, stopped)
+        try:
             while not done():
                 if stopped():
                     raise ExecutionStopped()
-                threading.Event().wait(0.002)
+                time.sleep(0.002)
+        finally:
+            with self._lock:
+                self._waiting.pop(key, None)
+                self.active += 1
 
     def sleep(self, seconds: float, description: str, stopped: Callable[[], bool]) -> None:
         if seconds <= 0:
             return
-        fired = self.timer(seconds, description)
-        self.wait_for(fired.is_set, stopped)
+        alarm = self.timer(seconds, description)
+        try:
+            self.wait_for(alarm.is_set, stopped)
+        finally:
+            alarm.cancel()
+
+
+class Alarm:
+    """A virtual-clock timer of the engine; a cancelled one neither fires nor moves the clock."""
+
+    def __init__(self) -> None:
+        self.fired = threading.Event()
+        self.timer: Any = None
+
+    def is_set(self) -> bool:
+        return self.fired.is_set()
+
+    def cancel(self) -> None:
+        if self.timer is not None and not self.fired.is_set():
+            self.timer.cancelled = True
 
 
 def iso(at: float) -> str:
@@ -205,6 +232,7 @@ class Interpreter:
             {"name": name, "input": _dumps(raw), "inputDetails": {"truncated": False}},
         )
         context = {**context, "State": {"Name": name, "EnteredTime": iso(self.run.clock.now()), "RetryCount": 0}}
+        caught = None
         try:
             output, next_name = self._run_state(name, kind, state, raw, context)
         except StatesError as failure:
@@ -217,7 +245,7 @@ class Interpreter:
             "stateExitedEventDetails",
             {"name": name, "output": _dumps(output), "outputDetails": {"truncated": False}},
         )
-        if kind in ("Succeed", "Fail") or state.get("End"):
+        if caught is None and (kind == "Succeed" or state.get("End")):
             return output, None
         return output, next_name
 
@@ -342,9 +370,11 @@ class Interpreter:
             token = self.run.integrations.service.new_callback()
             context = {**context, "Task": {"Token": token}}
         parameters = paths.render(state["Parameters"], value, context) if "Parameters" in state else value
-        timeout = self._timeout(state, value, context, "TimeoutSeconds") or _TASK_DEFAULT_TIMEOUT
+        timeout = self._timeout(state, value, context, "TimeoutSeconds")
         heartbeat = self._timeout(state, value, context, "HeartbeatSeconds")
-        call = self.run.integrations.prepare(resource, parameters, self.run, name, timeout, heartbeat, token)
+        call = self.run.integrations.prepare(
+            resource, parameters, self.run, name, timeout or _TASK_DEFAULT_TIMEOUT, heartbeat, token
+        )
         call.scheduled()
         outcome: Future[Any] = Future()
 
@@ -355,17 +385,29 @@ class Interpreter:
                 outcome.set_exception(exc)
 
         self.run.spawn(work, f"task {name}")
-        deadline = self.run.clock.timer(timeout, f"TimeoutSeconds of task {name}")
+        deadline = self.run.clock.timer(timeout, f"TimeoutSeconds of task {name}") if timeout else None
         beat = call.heartbeat
-        self.run.clock.wait_for(
-            lambda: outcome.done() or deadline.is_set() or (beat is not None and beat.expired()), self.run.stopped
-        )
+        try:
+            self.run.clock.wait_for(
+                lambda: (
+                    outcome.done()
+                    or (deadline is not None and deadline.is_set())
+                    or (beat is not None and beat.expired())
+                ),
+                self.run.stopped,
+            )
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            if beat is not None:
+                beat.cancel()
         if not outcome.done():
             call.cancel()
-            timed_out = "States.Timeout" if deadline.is_set() else "States.HeartbeatTimeout"
-            limit = "TimeoutSeconds" if deadline.is_set() else "HeartbeatSeconds"
-            call.failed(timed_out, f"Task '{name}' did not finish within its {limit}")
-            raise StatesError(timed_out, "")
+            timed_out = "States.Timeout" if deadline is not None and deadline.is_set() else "States.HeartbeatTimeout"
+            limit = "TimeoutSeconds" if timed_out == "States.Timeout" else "HeartbeatSeconds"
+            cause = f"Task '{name}' did not finish within its {limit}"
+            call.failed(timed_out, cause)
+            raise StatesError(timed_out, cause)
         try:
             result = outcome.result()
         except StatesError as failure:

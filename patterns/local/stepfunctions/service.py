@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -62,6 +63,7 @@ class Execution:
         self.done = threading.Event()
         self.history = History(clock)
         self._final_lock = threading.Lock()
+        self._timeout: Any = None
         self.run = Run(
             clock=clock,
             integrations=service.integrations,
@@ -103,7 +105,7 @@ class Execution:
         )
         if "TimeoutSeconds" in definition:
             seconds = float(definition["TimeoutSeconds"])
-            self.service.core.engine.schedule(
+            self._timeout = self.service.core.engine.schedule(
                 seconds,
                 lambda: self.finish("TIMED_OUT", error="States.Timeout", cause="The execution timed out"),
                 f"TimeoutSeconds of {self.execution_arn}",
@@ -147,6 +149,8 @@ class Execution:
                 kind = {"FAILED": "Failed", "TIMED_OUT": "TimedOut", "ABORTED": "Aborted"}[status]
                 details = {k: v for k, v in (("error", error), ("cause", cause)) if v}
                 self.history.add(f"Execution{kind}", f"execution{kind}EventDetails", details)
+        if self._timeout is not None:
+            self._timeout.cancelled = True
         self.service.write_logs(self)
         self.done.set()
         return True
@@ -233,7 +237,7 @@ class StepFunctionsService:
 
     def busy(self) -> bool:
         """Whether an execution thread is doing something other than waiting on the clock."""
-        return self.clock.active > 0
+        return self.clock.busy()
 
     def running(self) -> list[str]:
         with self._lock:
@@ -396,7 +400,9 @@ class StepFunctionsService:
             return
         group = config["group"]
         stream = f"states/{execution.machine.name}/{execution.name}"
-        now = int(self.clock.now() * 1000)
+        # Ingestion time is the wall clock, like the functions' logs (CloudWatch Logs refuses events more
+        # than 2 h ahead, and the virtual clock may be); each line keeps its virtual event_timestamp.
+        now = int(time.time() * 1000)
         with self.core.lock:
             logs = self.core.logs_backend(self.core.account_id, self.core.region)
             if group not in logs.groups:
@@ -477,6 +483,23 @@ class StepFunctionsService:
         }.items():
             patcher.set(StepFunctionsParserBackend, name, method)
         self._install_responses(patcher, StepFunctionResponse)
+        self._install_sync_endpoint(patcher)
+
+    @staticmethod
+    def _install_sync_endpoint(patcher: Patcher) -> None:
+        """StartSyncExecution goes to ``sync-states.<region>.amazonaws.com`` (botocore's host prefix)."""
+        import re
+
+        import moto.stepfunctions.urls as sfn_urls
+        from moto import backend_index
+
+        sync = r"https?://sync-states\.(.+)\.amazonaws.com"
+        patcher.set(sfn_urls, "url_bases", [*sfn_urls.url_bases, sync])
+        patcher.set(
+            backend_index,
+            "backend_url_patterns",
+            [("stepfunctions", re.compile(sync)), *backend_index.backend_url_patterns],
+        )
 
     def _install_responses(self, patcher: Patcher, response_class: Any) -> None:
         from moto.core.responses import ActionResult, EmptyResult
@@ -503,6 +526,48 @@ class StepFunctionsService:
             )
             return EmptyResult()
 
+        def describe_execution(response: Any) -> Any:
+            execution = service.get(response._get_param("executionArn"), api="DescribeExecution")
+            described = {
+                "executionArn": execution.execution_arn,
+                "stateMachineArn": execution.state_machine_arn,
+                "name": execution.name,
+                "status": execution.status,
+                "startDate": execution.start_date,
+                "input": execution.execution_input,
+                "inputDetails": {"included": True},
+            }
+            if execution.stop is not None:
+                described["stopDate"] = execution.stop_date
+            if execution.output is not None:
+                described.update(output=execution.output, outputDetails={"included": True})
+            described.update({k: v for k, v in (("error", execution.error), ("cause", execution.cause)) if v})
+            return ActionResult(described)
+
+        def list_executions(response: Any) -> Any:
+            backend = service.core.sfn_backend(service.core.account_id, service.core.region)
+            results, next_token = backend.list_executions(
+                response._get_param("stateMachineArn"),
+                status_filter=response._get_param("statusFilter"),
+                max_results=response._get_int_param("maxResults"),
+                next_token=response._get_param("nextToken"),
+            )
+            listed = []
+            for execution in results:
+                item = {
+                    "executionArn": execution.execution_arn,
+                    "stateMachineArn": execution.state_machine_arn,
+                    "name": execution.name,
+                    "status": execution.status,
+                    "startDate": execution.start_date,
+                }
+                if execution.stop is not None:
+                    item["stopDate"] = execution.stop_date
+                listed.append(item)
+            return ActionResult({"executions": listed, "nextToken": next_token})
+
+        patcher.set(response_class, "describe_execution", describe_execution)
+        patcher.set(response_class, "list_executions", list_executions)
         patcher.set(response_class, "start_sync_execution", start_sync_execution)
         patcher.set(response_class, "stop_execution", stop_execution)
         patcher.set(response_class, "send_task_failure", send_task_failure)
