@@ -593,7 +593,7 @@ def _check(name: str, definition: str) -> None:
 
     problem = validate_definition(definition)
     if problem:
-        raise ValidationException(f"the local cloud cannot run state machine {name}: {problem}")
+        raise ValidationException(f"the local cloud cannot run AWS::StepFunctions::StateMachine {name}: {problem}")
 
 
 def _logging_config(config: Any) -> dict[str, Any]:
