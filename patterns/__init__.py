@@ -23,6 +23,7 @@ _CONSTRUCTS: dict[str, str] = {
     "EventDrivenProcessor": "event_driven_processor",
     "ThumbnailerWithDb": "thumbnailer_with_db",
     "InternalEndpoint": "internal_endpoint",
+    "StateMachine": "state_machine",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -51,5 +52,6 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.queue_load_leveling import QueueLoadLeveling
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService
+    from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
     from patterns.thumbnailer_with_db import ThumbnailerWithDb

@@ -61,6 +61,7 @@ def lambda_task(
     function: lambda_.IFunction,
     options: StateMachineOptions | None = None,
     payload: sfn.TaskInput | None = None,
+    input_path: str | None = None,
     result_path: str | None = None,
     result_selector: Mapping[str, Any] | None = None,
     timeout: Duration | None = None,
@@ -68,7 +69,8 @@ def lambda_task(
 ) -> tasks.LambdaInvoke:
     """A LambdaInvoke task whose result is the function's payload, retrying only transient Lambda errors.
 
-    ``timeout`` (the task's TimeoutSeconds) defaults to the function's own timeout plus 5 s when it
+    Pass a part of the state's input with ``input_path`` (a ``from_json_path_at`` payload would be
+    rendered as a string ``Parameters``, which Step Functions refuses). ``timeout`` (the task's TimeoutSeconds) defaults to the function's own timeout plus 5 s when it
     is known, so a task never waits for a function that Lambda has already stopped.
     """
     opts = options or StateMachineOptions()
@@ -82,6 +84,7 @@ def lambda_task(
         lambda_function=function,
         payload=payload,
         payload_response_only=True,
+        input_path=input_path,
         retry_on_service_exceptions=False,  # replaced by the retry below (adds jitter and a cap)
         result_path=result_path,
         result_selector=result_selector,

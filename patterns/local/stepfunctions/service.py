@@ -426,6 +426,10 @@ class StepFunctionsService:
 
         def create_state_machine(backend: Any, name: str, definition: str, roleArn: str, **kwargs: Any) -> Any:
             _check(name, definition)
+            for key in ("loggingConfiguration", "tracingConfiguration"):
+                if kwargs.get(key):
+                    # CloudFormation spells them in PascalCase; the API (and DescribeStateMachine) in camelCase.
+                    kwargs[key] = _camel(kwargs[key])
             return create(backend, name, definition, roleArn, **kwargs)
 
         def update_state_machine(backend: Any, arn: str, definition: str | None = None, **kwargs: Any) -> Any:
@@ -594,6 +598,15 @@ def _check(name: str, definition: str) -> None:
     problem = validate_definition(definition)
     if problem:
         raise ValidationException(f"the local cloud cannot run AWS::StepFunctions::StateMachine {name}: {problem}")
+
+
+def _camel(value: Any) -> Any:
+    """Keys of a CloudFormation property (PascalCase) as the Step Functions API spells them."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
 
 
 def _logging_config(config: Any) -> dict[str, Any]:

@@ -105,6 +105,9 @@ def _state(name: str, state: Any, states: dict[str, Any]) -> str | None:
     for target in [state.get("Next"), state.get("Default")] + [c.get("Next") for c in state.get("Catch") or []]:
         if target is not None and target not in states:
             return f"transition to unknown state {target!r}"
+    for key in ("Parameters", "ResultSelector", "ItemSelector"):
+        if key in state and not isinstance(state[key], dict) and not (key == "Parameters" and kind == "Pass"):
+            return f"{key} must be a JSON object"
     for key in ("InputPath", "OutputPath", "ResultPath", "ItemsPath"):
         value = state.get(key)
         if isinstance(value, str) and key != "InputPath" and key != "OutputPath" and not is_reference_path(value):
