@@ -70,7 +70,8 @@ def lambda_task(
     """A LambdaInvoke task whose result is the function's payload, retrying only transient Lambda errors.
 
     Pass a part of the state's input with ``input_path`` (a ``from_json_path_at`` payload would be
-    rendered as a string ``Parameters``, which Step Functions refuses). ``timeout`` (the task's TimeoutSeconds) defaults to the function's own timeout plus 5 s when it
+    rendered as a string ``Parameters``, which Step Functions refuses).
+    ``timeout`` (the task's TimeoutSeconds) defaults to the function's own timeout plus 5 s when it
     is known, so a task never waits for a function that Lambda has already stopped.
     """
     opts = options or StateMachineOptions()

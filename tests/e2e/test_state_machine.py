@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from demo import state_machine as demo
-from patterns.local import LocalCloud
 from demo._drive import DriveContext, api_url_mapper
+from patterns.local import LocalCloud
 from tests.e2e._local_drive import drive_context as local_drive_context
 
 STACK = "StateMachineDemo"
