@@ -5,7 +5,6 @@ cancelled here (the payment is real and must be refunded by a person); an order 
 reserved is left absent. The transition is conditional, so running it twice changes nothing.
 """
 
-from __future__ import annotations
 
 from typing import Any
 

@@ -1,6 +1,5 @@
 """Price step, one Map iteration per line item: quantity x unit price. Pure, so a retry is harmless."""
 
-from __future__ import annotations
 
 from typing import Any
 

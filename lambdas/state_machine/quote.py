@@ -1,6 +1,5 @@
 """Quote step of the Express (request/response) flow: the totals of a validated, priced order. Pure."""
 
-from __future__ import annotations
 
 from typing import Any
 
