@@ -6,7 +6,6 @@ the state machine with back-off; the attempt number comes from ``$$.State.RetryC
 the payment is conditional on RESERVED, so a retry after a lost response charges once.
 """
 
-
 import re
 from typing import Any
 

@@ -5,7 +5,6 @@ cancelled here (the payment is real and must be refunded by a person); an order 
 reserved is left absent. The transition is conditional, so running it twice changes nothing.
 """
 
-
 from typing import Any
 
 import orders

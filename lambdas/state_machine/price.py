@@ -1,6 +1,5 @@
 """Price step, one Map iteration per line item: quantity x unit price. Pure, so a retry is harmless."""
 
-
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer

@@ -1,6 +1,5 @@
 """Quote step of the Express (request/response) flow: the totals of a validated, priced order. Pure."""
 
-
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer

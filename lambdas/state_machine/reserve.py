@@ -5,7 +5,6 @@ execution for an order id that already exists fails with ``DuplicateOrder``, whi
 machine ends on without compensating — the first execution's order is left as it is.
 """
 
-
 from typing import Any
 
 import orders

@@ -4,7 +4,6 @@ The state machine catches ``InvalidOrder`` and ends in its Rejected state before
 written; every other error (a bug) fails the execution loudly.
 """
 
-
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
