@@ -24,6 +24,7 @@ _CONSTRUCTS: dict[str, str] = {
     "ThumbnailerWithDb": "thumbnailer_with_db",
     "InternalEndpoint": "internal_endpoint",
     "Deduplication": "deduplication",
+    "StateMachine": "state_machine",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -53,5 +54,6 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.queue_load_leveling import QueueLoadLeveling
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService
+    from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
     from patterns.thumbnailer_with_db import ThumbnailerWithDb

@@ -39,6 +39,13 @@ from .queues import (
     dead_letter_queue,
     queue_with_dlq,
 )
+from .state_machines import (
+    TRANSIENT_LAMBDA_ERRORS,
+    StateMachineOptions,
+    acknowledge_task_invokes,
+    lambda_task,
+    state_machine,
+)
 from .streams import consume_stream, kinesis_stream
 from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempotency_table, table
 from .topics import grant_publish, topic
@@ -54,6 +61,7 @@ __all__ = [
     "POWERTOOLS_LAYER_VERSION",
     "RUNTIME",
     "STATUS_ATTRIBUTE",
+    "TRANSIENT_LAMBDA_ERRORS",
     "AlarmOptions",
     "ApiOptions",
     "BucketPair",
@@ -61,8 +69,10 @@ __all__ = [
     "FunctionOptions",
     "PatternAlarms",
     "QueuePair",
+    "StateMachineOptions",
     "ValidatedApi",
     "access_log_bucket",
+    "acknowledge_task_invokes",
     "bucket",
     "bucket_notification",
     "bucket_pair",
@@ -83,6 +93,7 @@ __all__ = [
     "json_model",
     "kinesis_stream",
     "lambda_target",
+    "lambda_task",
     "lambdas_dir",
     "nag",
     "on_job_status",
@@ -92,6 +103,7 @@ __all__ = [
     "python_function",
     "queue_with_dlq",
     "rest_api",
+    "state_machine",
     "table",
     "topic",
     "validated_rest_api",

@@ -64,6 +64,7 @@ class PatternAlarms(Construct):
         for name, machine in (state_machines or {}).items():
             self._add(f"{name}Failed", machine.metric_failed(period=period), 0, "failed executions")
             self._add(f"{name}TimedOut", machine.metric_timed_out(period=period), 0, "timed-out executions")
+            self._add(f"{name}Throttled", machine.metric_throttled(period=period), 0, "throttled executions")
         if self.options.dashboard:
             self.dashboard: cw.Dashboard | None = cw.Dashboard(self, "Dashboard")
             self.dashboard.add_widgets(

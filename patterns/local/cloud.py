@@ -439,6 +439,8 @@ class LocalCloudServer(_Cloud):
             "AWS_SECRET_ACCESS_KEY": self._secret_access_key,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            # StartSyncExecution's "sync-" host prefix would make the endpoint's host unresolvable.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def secret_access_key(self, access_key_id: str) -> str | None:

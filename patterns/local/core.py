@@ -73,6 +73,8 @@ class CloudCore:
 
         self.response_catcher = ResponseCatcher()
         self._hooks: Any = None
+        #: The Step Functions execution service (set when the hooks are installed).
+        self.stepfunctions: Any = None
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -294,18 +296,12 @@ class CloudCore:
     # -- step functions --------------------------------------------------------------------------
 
     def running_executions(self) -> list[str]:
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+        """Step Functions executions still running (drain() waits for them)."""
+        return self.stepfunctions.running() if self.stepfunctions is not None else []
 
-        running = []
-        with self.lock:
-            for regions in list(stepfunctions_parser_backends.values()):
-                for backend in list(regions.values()):
-                    for machine in list(backend.state_machines):
-                        for execution in list(machine.executions):
-                            status = getattr(getattr(execution, "exec_status", None), "value", None)
-                            if status == "RUNNING":
-                                running.append(f"state machine execution {execution.exec_arn}")
-        return running
+    def executions_busy(self) -> bool:
+        """Whether an execution thread is working now (not waiting on the virtual clock)."""
+        return bool(self.stepfunctions is not None and self.stepfunctions.busy())
 
 
 def _detail_type(payload: Any) -> str:

@@ -79,6 +79,8 @@ class Timer:
 
     action: Callable[[], None]
     description: str
+    #: A cancelled timer never runs and never moves the clock (a task that finished before its timeout).
+    cancelled: bool = False
 
 
 class Engine:
@@ -219,10 +221,12 @@ class Engine:
             heapq.heappush(self._tasks, (self.clock(), next(self._seq), task))
         return task.request_id
 
-    def schedule(self, seconds: float, action: Callable[[], None], description: str) -> None:
+    def schedule(self, seconds: float, action: Callable[[], None], description: str) -> Timer:
         """Run ``action`` once ``seconds`` of AWS time have passed (virtual time while draining)."""
+        timer = Timer(action, description)
         with self._tasks_lock:
-            heapq.heappush(self._tasks, (self._due_in(seconds), next(self._seq), Timer(action, description)))
+            heapq.heappush(self._tasks, (self._due_in(seconds), next(self._seq), timer))
+        return timer
 
     def _requeue(self, task: AsyncTask, wait_s: float) -> None:
         with self._tasks_lock:
@@ -240,6 +244,8 @@ class Engine:
         dispatched = False
         for item in ready:
             if isinstance(item, Timer):
+                if item.cancelled:
+                    continue
                 dispatched = True
                 try:
                     item.action()
@@ -349,7 +355,11 @@ class Engine:
 
     def pending_async(self) -> list[str]:
         with self._tasks_lock:
-            items = [item for _, _, item in sorted(self._tasks, key=lambda entry: entry[:2])]
+            items = [
+                item
+                for _, _, item in sorted(self._tasks, key=lambda entry: entry[:2])
+                if not (isinstance(item, Timer) and item.cancelled)
+            ]
         return [
             item.description
             if isinstance(item, Timer)
@@ -360,6 +370,8 @@ class Engine:
     def _skip_to_next_due(self) -> bool:
         """Move the virtual clock to the earliest queued work, if it is in the future; True if moved."""
         with self._tasks_lock:
+            while self._tasks and isinstance(self._tasks[0][2], Timer) and self._tasks[0][2].cancelled:
+                heapq.heappop(self._tasks)
             if not self._tasks:
                 return False
             gap = self._tasks[0][0] - self.clock()
@@ -418,6 +430,10 @@ class Engine:
                 if self.core.runtime.busy():
                     # A handler runs outside the pool (a synchronous invoke, a state machine's task).
                     time.sleep(0.01)
+                    continue
+                if self.core.executions_busy():
+                    # A state machine is between states: let it queue its next wait before time moves.
+                    time.sleep(0.002)
                     continue
                 if self._skip_to_next_due():
                     continue

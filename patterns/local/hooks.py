@@ -339,8 +339,13 @@ class Hooks:
         import moto.stepfunctions.models as sfn_models
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+        from .stepfunctions import StepFunctionsService
+
         # State machines created by CloudFormation must land where executions run.
         self.patcher.set(sfn_models, "stepfunctions_backends", stepfunctions_parser_backends)
+        # Executions run on the local cloud's interpreter and clock, not moto's.
+        self.core.stepfunctions = StepFunctionsService(self.core)
+        self.core.stepfunctions.install(self.patcher)
 
 
 def _stream_ends(core: CloudCore, arn: str) -> dict[str, int]:
