@@ -16,6 +16,7 @@ from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore, activate, deactiva
 from .deploy import Assembly, DeployedStack, Deployer
 from .engine import Settings
 from .errors import LocalCloudError
+from .moto_port import serve_moto
 from .runtime import Invocation
 
 #: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
@@ -313,6 +314,7 @@ class LocalCloud(_Cloud):
         super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
         self._background = background
         self._mock: Any = None
+        self._moto_port: Any = None
 
     def start(self) -> LocalCloud:
         if self._started:
@@ -327,6 +329,14 @@ class LocalCloud(_Cloud):
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
             self.core.install()
+            self._moto_port = serve_moto(host="127.0.0.1")
+            self.core.handler_env.update(
+                {
+                    "AWS_ENDPOINT_URL": self._moto_port.endpoint,
+                    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                }
+            )
             self._start_front_door()
         except BaseException:
             self.close()
@@ -340,6 +350,9 @@ class LocalCloud(_Cloud):
         if core is not None:
             core.uninstall()
             deactivate(core)
+        if self._moto_port is not None:
+            self._moto_port.stop()
+            self._moto_port = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -15,7 +15,6 @@ from typing import Any
 from ._lock import BackendLock
 from .engine import Engine, Settings
 from .errors import FunctionError, LocalCloudError
-from .isolation import Isolation
 from .runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -30,8 +29,9 @@ def _moto_backend(module: str, backends: str, account_id: str, region: str) -> A
 class CloudCore:
     """Everything the hooks, pollers and deployers of one local cloud share.
 
-    ``server`` selects how handlers reach AWS: in-process, moto's mock intercepts botocore in every
-    thread; in a server, handlers get ``AWS_ENDPOINT_URL`` and test credentials in their environment.
+    Handlers run in execution environments (processes) and reach AWS over HTTP in both modes: they get
+    ``AWS_ENDPOINT_URL`` and the local credentials in ``handler_env`` (the server's endpoint, or the
+    in-process cloud's moto port). In-process clients of ``client()`` use moto's mock directly.
     """
 
     def __init__(
@@ -48,7 +48,6 @@ class CloudCore:
         self.region = region
         self.settings = settings or Settings()
         self.lock = BackendLock()
-        self.isolation = Isolation()
         self.journal = Journal(self.settings.journal_limit)
         self._own_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="local-cloud-"))
@@ -77,7 +76,6 @@ class CloudCore:
     def install(self) -> None:
         from .hooks import Hooks
 
-        self.isolation.install()
         self.runtime.install()
         self._hooks = Hooks(self)
         self._hooks.install()
@@ -91,7 +89,6 @@ class CloudCore:
         if self._hooks is not None:
             self._hooks.uninstall()
         self.runtime.uninstall()
-        self.isolation.uninstall()
         self.response_catcher.close()
         if self._own_dir:
             import shutil
