@@ -22,6 +22,8 @@ from patterns.fan_out_fan_in import FanOutFanIn, Rendition
 #: commercial region). Versions move: override with ``cdk deploy -c pillow_layer_arn=<arn>`` — see
 #: https://api.klayers.cloud/api/v2/p3.14/layers/latest/<region>/json for the current one.
 KLAYERS_PILLOW = "arn:{partition}:lambda:{region}:770693421928:layer:Klayers-p314-arm64-Pillow:1"
+#: The local cloud cannot download a published layer: the venv's Pillow stands in for this one.
+LOCAL_LAYER_STAND_INS = ("770693421928:layer:Klayers-p314-arm64-Pillow",)
 
 RENDITIONS = (
     Rendition(name="thumbnail", width=160),

@@ -59,6 +59,7 @@ class CloudCore:
             release_backend=self._released,
             extra_env=lambda: self.handler_env,
             clock_skew=lambda: self.engine.skew,
+            layer_stand_ins=lambda: self.settings.layer_stand_ins,
         )
         self.engine = Engine(self, self.settings, background=background)
         self.delivery_errors: list[str] = []

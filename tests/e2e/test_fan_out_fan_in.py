@@ -25,7 +25,7 @@ from PIL import Image
 
 from demo import fan_out_fan_in as demo
 from patterns import core
-from patterns.local import DeployedStack, LocalCloud
+from patterns.local import DeployedStack, LocalCloud, Settings
 from tests.e2e._helpers import notified_keys, object_versions, take_bodies
 from tests.e2e._local_drive import drive_context
 
@@ -59,7 +59,7 @@ def _expected(size: tuple[int, int], width: int) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def deployed(demo_app) -> Iterator[tuple[LocalCloud, DeployedStack]]:
-    with LocalCloud() as cloud:
+    with LocalCloud(settings=Settings(layer_stand_ins=demo.LOCAL_LAYER_STAND_INS)) as cloud:
         yield cloud, cloud.deploy(demo_app.outdir, STACK)
 
 

@@ -236,7 +236,7 @@ def _load_handler(handler: str) -> tuple[Callable[..., Any] | None, dict[str, An
     try:
         module = importlib.import_module(module_name)
     except SyntaxError as exc:
-        where = f'  File "{exc.filename}" Line {exc.lineno}\n        {(exc.text or "").strip()}\n'
+        where = f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}'
         return None, _error(f"Syntax error in module '{module_name}': {exc}", "Runtime.UserCodeSyntaxError", [where])
     except ImportError as exc:
         return None, _error(f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError")

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,12 @@ def _events(text: str) -> list[str]:
     return [line.replace("\r", "\n") for line in text.split("\n") if line]
 
 
+def _layer_name(arn: str) -> str:
+    """``<account>:layer:<name>`` of a layer version ARN (what Settings.layer_stand_ins lists)."""
+    parts = arn.split(":")
+    return ":".join(parts[4:7]) if len(parts) >= 7 else arn
+
+
 def _stamp() -> str:
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
@@ -98,7 +104,9 @@ class LambdaRuntime:
         extra_env: Callable[[], Mapping[str, str]],
         clock_skew: Callable[[], float] = lambda: 0.0,
         fork_server: Callable[[], ForkServer] = shared_fork_server,
+        layer_stand_ins: Callable[[], Collection[str]] = tuple,
     ) -> None:
+        self._layer_stand_ins = layer_stand_ins
         self._code = code_cache
         self._clock_skew = clock_skew
         self._journal = journal
@@ -465,17 +473,20 @@ class LambdaRuntime:
             return None, _error(
                 f"Function {spec.name} has no code (its zip was not found)", "Runtime.InvalidEntrypoint", request_id
             )
-        missing = [layer.arn for layer in spec.layers if layer.missing]
+        stand_ins = set(self._layer_stand_ins())
+        missing = [layer.arn for layer in spec.layers if layer.missing and _layer_name(layer.arn) not in stand_ins]
         if missing:
             return None, _error(
-                f"Layer version {missing[0]} of {spec.name} is not hosted by the local cloud (deploy it in the "
-                "same app, or use the public Powertools layer, which the local cloud provides)",
+                f"Layer version {missing[0]} of {spec.name} is not hosted by the local cloud: deploy the layer in "
+                f"the same app, or let the venv stand in for it with Settings(layer_stand_ins=("
+                f"{_layer_name(missing[0])!r},))",
                 "Runtime.LayerNotFound",
                 request_id,
             )
+        layers = [layer for layer in spec.layers if not layer.missing]
         try:
             folder = self._code.folder(spec.code_sha, spec.code_bytes)
-            opt = self._code.opt(spec.layers) if spec.layers else None
+            opt = self._code.opt(layers) if layers else None
         except (zipfile.BadZipFile, OSError) as exc:
             return None, _error(
                 f"Could not unpack the code of {spec.name}: {exc}", "Runtime.InvalidEntrypoint", request_id

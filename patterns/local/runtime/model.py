@@ -212,6 +212,9 @@ def _layers(fn: Any, arns: list[Any]) -> list[LayerSpec]:
 
     found = []
     for ref in arns:
+        if hasattr(ref, "code_bytes"):  # moto resolves a template's Ref to the LayerVersion itself
+            found.append(LayerSpec(arn=str(ref.arn), code_sha=ref.code_sha_256, code_bytes=ref.code_bytes))
+            continue
         arn = ref.get("Arn", "") if isinstance(ref, dict) else str(ref)
         parts = arn.split(":")
         if len(parts) < 8 or parts[4] == POWERTOOLS_LAYER_ACCOUNT:
