@@ -12,6 +12,7 @@ import sys
 from types import FrameType
 
 from .cloud import LocalCloudServer
+from .engine import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         "resources are not persisted across restarts",
     )
     serve.add_argument("--no-front-door", action="store_true", help="do not serve API Gateway APIs over HTTP")
+    serve.add_argument(
+        "--layer-stand-in",
+        action="append",
+        default=[],
+        metavar="ACCOUNT:layer:NAME",
+        help="a published layer the venv stands in for (repeatable); e.g. 770693421928:layer:Klayers-p314-arm64-Pillow",
+    )
     fire = commands.add_parser("fire", help="fire a schedule (rule or Scheduler schedule) of a running server")
     fire.add_argument("schedule", help="name, logical id or construct path")
     drain = commands.add_parser("drain", help="wait until a running server is quiet")
@@ -38,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return _control(args)
 
-    server = LocalCloudServer(port=args.port, state_dir=args.state_dir, front_door=not args.no_front_door)
+    settings = Settings(journal_limit=10_000, layer_stand_ins=tuple(args.layer_stand_in))
+    server = LocalCloudServer(
+        port=args.port, state_dir=args.state_dir, front_door=not args.no_front_door, settings=settings
+    )
     server.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -42,10 +42,16 @@ def serve_moto(*, host: str = "127.0.0.1", port: int = 0, wrap: Callable[[WsgiAp
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+        """No access log: every AWS call of every handler would be a line in the test's output."""
+
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
     app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     if wrap is not None:
         app = wrap(app)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="local-cloud-moto-port", daemon=True)
     thread.start()
     return MotoPort(server=server, thread=thread, port=int(server.server_address[1]))
