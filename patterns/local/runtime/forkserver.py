@@ -100,7 +100,7 @@ class ForkServer:
             if message["op"] == "started":
                 self._started.set()
 
-    def spawn(self, timeout: float = 10.0) -> tuple[int, socket.socket]:
+    def spawn(self, timeout: float = 60.0) -> tuple[int, socket.socket]:
         """Fork a new environment; returns its pid and the cloud's end of its socket."""
         self.start()
         assert self._control is not None

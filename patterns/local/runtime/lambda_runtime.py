@@ -33,7 +33,8 @@ from .model import FunctionSpec, FunctionThrottled, Invocation, InvokeOutcome, J
 MAX_IDLE_ENVIRONMENTS = 32
 #: An environment idle this long is reaped (AWS keeps them for minutes, without a promise).
 IDLE_SECONDS = 300.0
-#: Lambda's limit on a function's init phase.
+#: Lambda's limit on a function's init phase; when it is exceeded Lambda retries the init within the
+#: invocation (under the function timeout), so an init may take up to this plus the function timeout.
 INIT_TIMEOUT = 10.0
 
 _SIGNALS = {-6: "signal: aborted", -9: "signal: killed", -11: "signal: segmentation fault", -15: "signal: terminated"}
@@ -518,7 +519,7 @@ class LambdaRuntime:
         }
         try:
             send_frame(sock, init)
-            ready = self._read_until(env, "ready", started + INIT_TIMEOUT, run)
+            ready = self._read_until(env, "ready", started + INIT_TIMEOUT + spec.timeout, run)
         except _TimedOut:
             self._kill(env)
             run.status = "timeout"
