@@ -524,7 +524,7 @@ class LambdaRuntime:
             self._kill(env)
             run.status = "timeout"
             return None, _error(
-                f"Init phase timed out after {INIT_TIMEOUT:.2f} seconds", "Sandbox.Timedout", request_id
+                f"Init phase timed out after {INIT_TIMEOUT + spec.timeout:.2f} seconds", "Sandbox.Timedout", request_id
             )
         except (_Died, OSError):
             return None, self._exit_error(env, request_id, run)
