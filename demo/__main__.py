@@ -54,10 +54,10 @@ def print_synth_summary(seconds: float) -> None:
 
 
 def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]]:
-    from patterns.local import LocalCloudServer, control
+    from patterns.local import LocalCloudServer, Settings, control
 
     rows: list[tuple[str, DriveResult, float]] = []
-    with LocalCloudServer() as server:
+    with LocalCloudServer(settings=Settings(journal_limit=10_000)) as server:
         cdk_env = {**env, **server.env}
         print(f"\nLocal cloud on {server.endpoint}")
         took = _run(

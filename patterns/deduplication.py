@@ -38,8 +38,6 @@ producer ──> Kinesis stream ──> dedup function ──(one transaction)�
 """,
 )
 
-#: Environment variables the construct sets on the function (swapped handler code may read them).
-RESERVED_ENVIRONMENT = frozenset({"WINDOW_TABLE_NAME", "STORE_TABLE_NAME", "DEDUP_WINDOW_SECONDS", "EVENT_ID_FIELD"})
 #: Key of both tables, and the window table's TTL attribute (the handler's contract).
 EVENT_ID = "event_id"
 EXPIRES = "expires"
@@ -102,7 +100,6 @@ class Deduplication(Construct):
         if not _FIELD.match(id_field):
             raise ValueError(f"id_field must be a JSON field name of letters, digits, '_' or '-' (given {id_field!r})")
         opts = function_options or core.FunctionOptions()
-        core.validation.reserved_environment("function_options.environment", opts.environment, RESERVED_ENVIRONMENT)
         if window_table_props and "time_to_live_attribute" in window_table_props:
             raise ValueError("window_table_props['time_to_live_attribute'] is set by the pattern (expires)")
 

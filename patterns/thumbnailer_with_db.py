@@ -65,7 +65,7 @@ class ThumbnailerWithDb(Construct):
     --target layer/python`` and ``lambda_.LayerVersion(self, "Pillow", code=lambda_.Code.from_asset("layer"))``,
     or a published Pillow layer's ARN via ``LayerVersion.from_layer_version_arn``. Alternatively bundle
     Pillow into ``thumbnailer_code``. Without either, synth warns and every thumbnail fails in AWS. The
-    local cloud runs handlers in-process, so there Pillow comes from the virtualenv
+    local cloud's execution environments run on the virtualenv's packages, so there Pillow comes from it
     (``pip install serverless-patterns-cdk[local]``).
 
     :param existing_uploads_bucket: the bucket users upload images to. Default: a new private, encrypted,

@@ -14,6 +14,7 @@ from types import FrameType
 
 from .cloud import LocalCloudServer
 from .control_plane import SECRET_ENV
+from .engine import Settings
 from .errors import LocalCloudError
 
 
@@ -43,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         default=30.0,
         help="seconds a connection may stall or idle before it is closed (default: 30)",
     )
+    serve.add_argument(
+        "--layer-stand-in",
+        action="append",
+        default=[],
+        metavar="ACCOUNT:layer:NAME",
+        help="a published layer the venv stands in for (repeatable);",
+    )
     fire = commands.add_parser("fire", help="fire a schedule (rule or Scheduler schedule) of a running server")
     fire.add_argument("schedule", help="name, logical id or construct path")
     drain = commands.add_parser("drain", help="wait until a running server is quiet")
@@ -59,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         state_dir=args.state_dir,
         front_door=not args.no_front_door,
+        settings=Settings(journal_limit=10_000, layer_stand_ins=tuple(args.layer_stand_in)),
         allowed_origins=args.allow_origin,
         read_timeout=args.read_timeout,
     )

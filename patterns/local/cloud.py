@@ -18,6 +18,7 @@ from .deploy import Assembly, DeployedStack, Deployer
 from .engine import Settings
 from .errors import LocalCloudError
 from .moto_fixes import expire_log_events
+from .moto_port import serve_moto
 from .runtime import Invocation
 
 #: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
@@ -329,6 +330,7 @@ class LocalCloud(_Cloud):
         super().__init__(account_id=account_id, region=region, settings=settings, front_door=front_door)
         self._background = background
         self._mock: Any = None
+        self._moto_port: Any = None
 
     def start(self) -> LocalCloud:
         if self._started:
@@ -343,6 +345,14 @@ class LocalCloud(_Cloud):
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
             self.core.install()
+            self._moto_port = serve_moto(host="127.0.0.1", wrap=self._guard)
+            self.core.handler_env.update(
+                {
+                    "AWS_ENDPOINT_URL": self._moto_port.endpoint,
+                    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                }
+            )
             self._start_front_door()
         except BaseException:
             self.close()
@@ -350,12 +360,33 @@ class LocalCloud(_Cloud):
         self._started = True
         return self
 
+    def _guard(self, app: Any) -> Any:
+        """The same checks as a server's port: loopback Host, no foreign Origin, the local credentials.
+
+        A page in the developer's browser must not reach a test's backends either while they run.
+        """
+        from moto.moto_server import werkzeug_app
+
+        from .guard import Guard
+
+        werkzeug_app.DISABLE_GLOBAL_CORS = True
+        return Guard(
+            app,
+            port=lambda: self._moto_port.port,
+            secret=secrets.token_urlsafe(24),
+            secret_paths=("/moto-api/",),
+            credentials={ACCESS_KEY_ID: SECRET_ACCESS_KEY},
+        )
+
     def close(self) -> None:
         self._stop_front_door()
         core = getattr(self, "core", None)
         if core is not None:
             core.uninstall()
             deactivate(core)
+        if self._moto_port is not None:
+            self._moto_port.stop()
+            self._moto_port = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -15,7 +15,6 @@ from typing import Any
 from ._lock import BackendLock
 from .engine import Engine, Settings
 from .errors import FunctionError, LocalCloudError
-from .isolation import Isolation
 from .moto_fixes import expire_log_events
 from .runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 
@@ -31,8 +30,9 @@ def _moto_backend(module: str, backends: str, account_id: str, region: str) -> A
 class CloudCore:
     """Everything the hooks, pollers and deployers of one local cloud share.
 
-    ``server`` selects how handlers reach AWS: in-process, moto's mock intercepts botocore in every
-    thread; in a server, handlers get ``AWS_ENDPOINT_URL`` and test credentials in their environment.
+    Handlers run in execution environments (processes) and reach AWS over HTTP in both modes: they get
+    ``AWS_ENDPOINT_URL`` and the local credentials in ``handler_env`` (the server's endpoint, or the
+    in-process cloud's moto port). In-process clients of ``client()`` use moto's mock directly.
     """
 
     def __init__(
@@ -49,7 +49,6 @@ class CloudCore:
         self.region = region
         self.settings = settings or Settings()
         self.lock = BackendLock()
-        self.isolation = Isolation()
         self.journal = Journal(self.settings.journal_limit)
         self._own_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="local-cloud-"))
@@ -61,6 +60,7 @@ class CloudCore:
             release_backend=self._released,
             extra_env=lambda: self.handler_env,
             clock_skew=lambda: self.engine.skew,
+            layer_stand_ins=lambda: self.settings.layer_stand_ins,
         )
         self.engine = Engine(self, self.settings, background=background)
         self.delivery_errors: list[str] = []
@@ -82,7 +82,6 @@ class CloudCore:
     def install(self) -> None:
         from .hooks import Hooks
 
-        self.isolation.install()
         self.runtime.install()
         self._hooks = Hooks(self)
         self._hooks.install()
@@ -96,7 +95,6 @@ class CloudCore:
         if self._hooks is not None:
             self._hooks.uninstall()
         self.runtime.uninstall()
-        self.isolation.uninstall()
         self.response_catcher.close()
         if self._own_dir:
             import shutil

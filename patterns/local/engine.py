@@ -50,6 +50,10 @@ class Settings:
     poll_interval: float = 0.05
     #: Invocations kept in the journal (None: all; a server keeps the latest 10,000).
     journal_limit: int | None = None
+    #: Published layers the local cloud cannot host whose imports the venv provides instead, as
+    #: ``<account>:layer:<name>`` (any region and version). The public Powertools layers always are;
+    #: any other layer the local cloud does not host fails the invocation's init, naming it.
+    layer_stand_ins: tuple[str, ...] = ()
 
 
 @dataclass
@@ -160,6 +164,14 @@ class Engine:
             raise ValueError(f"the clock only moves forward (given {seconds} s)")
         self._skew += seconds
         self.ttl.sweep(force=True)
+
+    def advance_to(self, virtual_time: float) -> None:
+        """Move the virtual clock forward to ``virtual_time`` if it is behind (never backwards): work
+        that AWS would start at that time (a redelivery after a skipped visibility timeout) sees it."""
+        with self._tasks_lock:
+            gap = virtual_time - self.clock()
+            if gap > 0:
+                self._skew += gap
 
     def _due_in(self, seconds: float) -> float:
         """When work AWS would start ``seconds`` from now is due on the virtual clock.

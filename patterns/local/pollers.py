@@ -147,6 +147,9 @@ class SqsPoller:
                 messages = sqs.receive_message(self.queue_name, esm.batch_size, 0, timeout, ["All"])
                 if not messages:
                     break
+                # A redelivery whose visibility timeout drain() skipped happens that much later on the
+                # virtual clock, and the handler's time.time() must show it.
+                self.engine.advance_to(max(getattr(m, "local_cloud_due", 0.0) for m in messages))
                 records = [self._record(m, queue) for m in messages]
                 kept = [r for r in records if _matches(patterns, r, "body")]
                 for dropped in (r for r in records if r not in kept):
@@ -239,6 +242,7 @@ class SqsPoller:
                 for message in queue._messages:
                     if message.receipt_handle == handle:
                         message.visible_at = 0.0 if wait_s == 0 else time.time() * 1000 + wait_s * 1000
+                        message.local_cloud_due = self.engine.clock() + float(queue.visibility_timeout or 0)
                         if wait_s == 0:
                             queue.pending_messages.discard(message)
                         break

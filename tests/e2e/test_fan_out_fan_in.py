@@ -169,7 +169,8 @@ def test_nothing_is_lost_and_nothing_is_written_twice(run) -> None:
         assert sorted(rendered + run["dead"][name]) == sorted(UPLOADS), name  # every upload accounted for once
     assert set(run["renditions"].values()) == {1}  # each rendition written once
     assert run["fan_in_dead"] == []
-    assert all(inv.ok for invocations in run["workers"].values() for inv in invocations)  # failures per record
+    failed = [inv.error for invocations in run["workers"].values() for inv in invocations if not inv.ok]
+    assert failed == []  # failures are per record (partial batch responses), never the whole invocation
     assert all(inv.ok and inv.result == {"batchItemFailures": []} for inv in run["fan_in"])
 
 

@@ -136,6 +136,33 @@ def test_consumer_never_ran_above_its_concurrency_limit_but_did_use_it(deployed,
     assert 1 < _max_overlap(cloud) <= LIMIT
 
 
+CLIENTS = 8
+PER_CLIENT = 10
+
+
+def test_eight_concurrent_clients_each_get_their_own_payload_stored_and_no_5xx(deployed, ctx, burst) -> None:
+    """Each request runs in its own execution environment: concurrent intakes never mix up events (the
+    Powertools resolver keeps the current event on a class, which threads of one process would share)."""
+    cloud, stack = deployed
+
+    def client(number: int) -> list[tuple[dict[str, Any], HttpResponse]]:
+        sent = []
+        for n in range(PER_CLIENT):
+            payload = {"event": "order.placed", "client": number, "n": n}
+            sent.append((payload, _post(ctx, payload)))
+        return sent
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        sent = [pair for pairs in pool.map(client, range(CLIENTS)) for pair in pairs]
+    assert [reply.status for _, reply in sent] == [202] * CLIENTS * PER_CLIENT
+    cloud.drain(timeout=120)
+    items = cloud.client("dynamodb").scan(TableName=stack.outputs["StoreTableName"], ConsistentRead=True)["Items"]
+    stored = {item["requestId"]["S"]: json.loads(item["payload"]["S"]) for item in items}
+    assert {reply.body["requestId"]: stored.get(reply.body["requestId"]) for _, reply in sent} == {
+        reply.body["requestId"]: payload for payload, reply in sent
+    }
+
+
 def test_duplicate_delivery_is_stored_once(deployed, ctx, burst) -> None:
     cloud, stack = deployed
     sqs = cloud.client("sqs")

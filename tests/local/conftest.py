@@ -22,6 +22,7 @@ def write_handler(folder: Path, files: dict[str, str]) -> str:
     """Write a handler asset folder (file name → source) and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(textwrap.dedent(source).lstrip())
     return str(folder)
 

@@ -65,6 +65,7 @@ def _options(prop: str) -> Callable[[str, str], dict[str, Any]]:
 #: One entry per (pattern, FunctionOptions-like prop), each with a key that pattern's function reads.
 CLASHES = [
     Clash("Command", "function_options", "ROUTES", "Router", _options("function_options")),
+    Clash("Deduplication", "function_options", "WINDOW_TABLE_NAME", "Dedup", _options("function_options")),
     Clash("DecoupledMessaging", "function_options", "TABLE_NAME", "Consumer", _options("function_options")),
     Clash("EventDrivenProcessor", "function_options", "OUTPUT_BUCKET", "Processor", _options("function_options")),
     Clash("FanOutFanIn", "worker_options", "OUTPUT_BUCKET", "ThumbnailWorker", _options("worker_options")),
@@ -86,6 +87,7 @@ CLASHES = [
     ),
     Clash("ScheduledService", "function_options", "CHECKS", "Checker", _options("function_options")),
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
+    Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
     Clash("StorageFirst", "function_options", "TABLE_NAME", "Processor", _options("function_options")),
     Clash("ThumbnailerWithDb", "thumbnailer_options", "THUMBNAILS_BUCKET", "Thumbnailer",
           _options("thumbnailer_options")),
@@ -108,7 +110,7 @@ def test_every_pattern_and_every_function_options_prop_is_covered() -> None:
     }
     # THEN this module checks each of them
     assert expected <= {(c.pattern, c.prop) for c in CLASHES}
-    assert len({c.pattern for c in CLASHES}) == len(patterns.__all__) == 13
+    assert {c.pattern for c in CLASHES} == set(patterns.__all__)
 
 
 @pytest.mark.parametrize("clash", CLASHES, ids=str)
