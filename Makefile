@@ -34,6 +34,7 @@ synth: setup
 
 test: setup  ## the whole suite, the type check and the min-version check
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-min
@@ -59,6 +60,7 @@ serve: setup  ## keep a local cloud running for your own `cdk deploy` / aws CLI 
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m bench.synth

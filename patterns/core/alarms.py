@@ -7,6 +7,7 @@ optional dashboard shows the same metrics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration
@@ -38,11 +39,11 @@ class PatternAlarms(Construct):
         construct_id: str,
         *,
         options: AlarmOptions | None = None,
-        functions: dict[str, lambda_.IFunction] | None = None,
-        work_queues: dict[str, sqs.IQueue] | None = None,
-        dead_letter_queues: dict[str, sqs.IQueue] | None = None,
-        iterator_functions: dict[str, lambda_.IFunction] | None = None,
-        state_machines: dict[str, sfn.IStateMachine] | None = None,
+        functions: Mapping[str, lambda_.IFunction] | None = None,
+        work_queues: Mapping[str, sqs.IQueue] | None = None,
+        dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
+        iterator_functions: Mapping[str, lambda_.IFunction] | None = None,
+        state_machines: Mapping[str, sfn.IStateMachine] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.options = options or AlarmOptions()

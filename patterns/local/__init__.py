@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from .cloud import LocalCloud, LocalCloudServer
 from .control_plane import ControlClient, control
+from .delivery.engine import Settings
 from .deploy import DeployedResource, DeployedStack
-from .engine import Settings
 from .errors import DeployError, DrainTimeout, FunctionError, LocalCloudError, UnsupportedResourceError
 from .runtime import Invocation
 

@@ -14,7 +14,7 @@ from types import FrameType
 
 from .cloud import LocalCloudServer
 from .control_plane import SECRET_ENV
-from .engine import Settings
+from .delivery.engine import Settings
 from .errors import LocalCloudError
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore, activate, deactivate
+from .context import activate, deactivate
+from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, CloudCore
+from .core.moto_fixes import expire_log_events
+from .core.moto_port import serve_moto
+from .delivery.engine import Settings
 from .deploy import Assembly, DeployedStack, Deployer
-from .engine import Settings
 from .errors import LocalCloudError
-from .moto_fixes import expire_log_events
-from .moto_port import serve_moto
 from .runtime import Invocation
 
 #: The access key the local cloud hands out; the CDK CLI caches accounts per key, so it is
@@ -26,29 +27,6 @@ from .runtime import Invocation
 ACCESS_KEY_ID = "LOCALCLOUDACCESSKEY1"
 #: The secret of the in-process LocalCloud's key; a LocalCloudServer makes a new one per server.
 SECRET_ACCESS_KEY = "localcloud-secret"
-
-
-def _load_front_door() -> tuple[Any, str | None]:
-    """The API Gateway front door module, if present (it is built separately)."""
-    try:
-        from . import apigateway
-    except ImportError as exc:
-        return None, f"patterns.local.apigateway is not available: {exc}"
-    except Exception as exc:  # a half-written module must not break the cloud
-        return None, f"patterns.local.apigateway failed to import: {exc!r}"
-    if not hasattr(apigateway, "FrontDoor"):
-        return None, "patterns.local.apigateway has no FrontDoor"
-    return apigateway, None
-
-
-def _install_front_door_models(module: Any) -> None:
-    """Register the API Gateway CloudFormation models (``install()`` of the front door package)."""
-    install = getattr(module, "install", None)
-    if install is None:
-        from . import apigateway_models
-
-        install = apigateway_models.install
-    install()
 
 
 class _Cloud:
@@ -73,32 +51,23 @@ class _Cloud:
     # -- lifecycle helpers -----------------------------------------------------------------------
 
     def _start_front_door(self) -> None:
+        from .frontdoor.apigateway import FrontDoor
+        from .models import apigateway as apigateway_models
+        from .models.registry import clear_model_caches
+
+        # API Gateway resources deploy with or without the HTTP front door that serves them.
+        apigateway_models.install()
+        clear_model_caches()
         if not self._want_front_door:
             self.front_door_error = "disabled"
             return
-        module, error = _load_front_door()
-        if module is None:
-            self.front_door_error = error
-            return
-        import inspect
-
-        from .cfn import clear_model_caches
-
-        try:
-            _install_front_door_models(module)
-        except Exception as exc:  # the cloud works without the front door
-            self.front_door_error = f"API Gateway models could not be installed: {exc!r}"
-            return
-        clear_model_caches()
-        options: dict[str, Any] = {
-            "invoke": self._front_door_invoke,
-            "account_id": self.account_id,
-            "region": self.region,
-        }
-        if "backend_lock" in inspect.signature(module.FrontDoor).parameters:
-            options["backend_lock"] = self.core.lock
-        options.update(self._front_door_options())
-        self._front_door = module.FrontDoor(**options)
+        self._front_door = FrontDoor(
+            invoke=self._front_door_invoke,
+            account_id=self.account_id,
+            region=self.region,
+            backend_lock=self.core.lock,
+            **self._front_door_options(),
+        )
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
         self.core.front_door_url = self.front_door_url  # pipes with API Gateway targets call it
 
@@ -285,7 +254,7 @@ class _Cloud:
     def fire_schedule(self, rule: str) -> None:
         """Run a schedule now: an EventBridge schedule rule (its targets get AWS's 'Scheduled
         Event') or an EventBridge Scheduler schedule (its target gets its Input). Then drain()."""
-        from .delivery import deliver_rule_event, deliver_schedule, scheduled_event
+        from .delivery.targets import deliver_rule_event, deliver_schedule, scheduled_event
 
         schedule = self._schedule(rule)
         if schedule is not None:
@@ -513,7 +482,7 @@ class LocalCloudServer(_Cloud):
         credentials, which the guard refuses: it gets this server's credentials instead."""
         import moto.stepfunctions.parser.asl.utils.boto_client as boto_client
 
-        from .hooks import Patcher
+        from .core.hooks import Patcher
 
         env = self.env
 

@@ -1,7 +1,7 @@
 """Helpers for the front door tests: synthesize a CDK app once and read what functions received.
 
 The APIs are deployed into a :class:`patterns.local.LocalCloud`, whose in-process Lambda runtime
-runs the inline handlers and whose front door (``patterns.local.apigateway.FrontDoor``) serves
+runs the inline handlers and whose front door (``patterns.local.frontdoor.apigateway.FrontDoor``) serves
 them on 127.0.0.1.
 """
 

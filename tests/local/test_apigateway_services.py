@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from patterns.local import LocalCloud
-from patterns.local.apigateway import FrontDoor, match_path, rank_template
-from patterns.local.apigateway_models import MODELS, install
+from patterns.local.frontdoor.apigateway import FrontDoor, match_path, rank_template
+from patterns.local.models.apigateway import MODELS, install
 
 from .apigateway_fixtures import ACCOUNT, REGION
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from patterns.local.vtl import (
+from patterns.local.frontdoor.vtl import (
     InputVariable,
     UtilVariable,
     VtlError,

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from patterns.local import LocalCloud, cfn
+from patterns.local import LocalCloud
+from patterns.local.models import registry as cfn
 from patterns.local.models.names import RULES
 
 ACCOUNT = "123456789012"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from patterns.local import DeployError, LocalCloud
-from patterns.local.firehose import java_time, render_prefix
+from patterns.local.delivery.firehose import java_time, render_prefix
 
 TRANSFORM = """
 import base64

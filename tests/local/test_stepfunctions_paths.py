@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from patterns.local.stepfunctions import paths, validate_definition
+from patterns.local.stepfunctions import paths, templates, validate_definition
 from patterns.local.stepfunctions.errors import StatesError
 from patterns.local.stepfunctions.interpreter import _rule, error_matches
 from patterns.local.stepfunctions.intrinsics import evaluate
@@ -24,8 +24,8 @@ def test_reference_paths_read_and_missing_paths_fail_with_states_runtime() -> No
 
 
 def test_full_jsonpath_in_templates_returns_the_list_of_matches() -> None:
-    assert paths.render({"skus.$": "$.order.items[*].sku"}, DOC, CONTEXT) == {"skus": ["a", "b"]}
-    assert paths.render({"open.$": "$.order.items[?(@.qty > 0)].sku"}, DOC, CONTEXT) == {"open": ["a"]}
+    assert templates.render({"skus.$": "$.order.items[*].sku"}, DOC, CONTEXT) == {"skus": ["a", "b"]}
+    assert templates.render({"open.$": "$.order.items[?(@.qty > 0)].sku"}, DOC, CONTEXT) == {"open": ["a"]}
 
 
 def test_result_path_creates_nodes_and_null_discards_the_result() -> None:
@@ -43,7 +43,7 @@ def test_templates_render_nested_static_values_paths_context_and_intrinsics() ->
         "attempt.$": "$$.State.RetryCount",
         "label.$": "States.Format('{}-{}', $.order.id, $.n)",
     }
-    assert paths.render(template, DOC, CONTEXT) == {
+    assert templates.render(template, DOC, CONTEXT) == {
         "static": {"k": [1, "two"]},
         "id": "o-1",
         "attempt": 2,

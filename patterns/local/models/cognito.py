@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cfn import _LocalModel
 from ..errors import LocalCloudError
+from .base import _LocalModel
 
 #: UserPool properties that are not CreateUserPool parameters (or need the backend's other calls).
 _NOT_POOL_CONFIG = frozenset({"UserPoolName", "EnabledMfas", "UserPoolTier"})

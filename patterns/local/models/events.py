@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cfn import _LocalModel
 from ..errors import LocalCloudError
+from .base import _LocalModel
 
 
 class EventBus(_LocalModel):
@@ -127,7 +127,7 @@ RULE_TARGET_KINDS = ("lambda", "sqs", "sns", "states", "event-bus", "logs")
 
 def check_targets(logical_id: str, resource_type: str, targets: Any) -> None:
     """Refuse at deploy a rule or schedule target the local cloud would fail to deliver to."""
-    from ..pipes import target_kind
+    from ..delivery.pipes import target_kind
 
     for target in targets if isinstance(targets, list) else [targets]:
         arn = str((target or {}).get("Arn", ""))

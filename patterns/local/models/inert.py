@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .base import _LocalModel
+
 #: type -> (physical id, attributes) from (generated name, account, region, properties)
 Shape = Callable[[str, str, str, dict[str, Any]], tuple[str, dict[str, Any]]]
 
@@ -67,3 +69,24 @@ SHAPES: dict[str, Shape] = {
     "AWS::Lambda::CodeSigningConfig": _code_signing,
     "AWS::Events::EventBusPolicy": _bus_policy,
 }
+
+class InertResource(_LocalModel):
+    """A resource of an INERT type: it exists for Ref / GetAtt, and does nothing."""
+
+    CFN_TYPE = "LocalCloud::Inert"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> InertResource:
+        from .inert import SHAPES
+
+        shape = SHAPES[kwargs.get("ResourceType", "AWS::CDK::Metadata")]
+        props = cloudformation_json.get("Properties") or {}
+        physical, attributes = shape(resource_name, account_id, region_name, props)
+        resource = cls(physical, attributes)
+        resource.resource_type = kwargs.get("ResourceType", "")
+        return resource
+
+    def cloudformation_type(self) -> str:  # type: ignore[override]
+        return getattr(self, "resource_type", self.CFN_TYPE)

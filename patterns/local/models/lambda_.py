@@ -6,7 +6,7 @@ import contextlib
 import json
 from typing import Any
 
-from ..cfn import _LocalModel
+from .base import _LocalModel
 
 
 class LambdaVersion(_LocalModel):
@@ -58,3 +58,74 @@ class LambdaPermission(_LocalModel):
             get_backend(account_id, region_name).get_function(self.function_name).policy.del_statement(
                 self._physical_id
             )
+
+class LambdaEventInvokeConfig(_LocalModel):
+    """AWS::Lambda::EventInvokeConfig: retries, max event age and destinations of async invokes."""
+
+    CFN_TYPE = "AWS::Lambda::EventInvokeConfig"
+    GONE = (Exception,)  # the function is gone already
+
+    @classmethod
+    def _create(
+        cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaEventInvokeConfig:
+        from moto.awslambda.utils import get_backend
+
+        config = {
+            k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in props
+        }
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key in config:
+                config[key] = int(config[key])
+        backend = get_backend(account_id, region_name)
+        fn = backend.get_function(props["FunctionName"])
+        fn.event_invoke_config = []
+        backend.put_function_event_invoke_config(props["FunctionName"], config)
+        model = cls(f"{fn.function_name}:{props.get('Qualifier', '$LATEST')}")
+        model.properties = props
+        return model
+
+    @classmethod
+    def _delete(cls, resource_name: str, account_id: str, region_name: str) -> None:
+        from moto.awslambda.utils import get_backend
+
+        get_backend(account_id, region_name).get_function(resource_name.split(":")[0]).event_invoke_config = []
+
+
+class LambdaAlias(_LocalModel):
+    """AWS::Lambda::Alias."""
+
+    CFN_TYPE = "AWS::Lambda::Alias"
+
+    @classmethod
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> LambdaAlias:
+        from moto.awslambda.utils import get_backend
+
+        backend = get_backend(account_id, region_name)
+        fn = backend.get_function(props["FunctionName"])
+        alias = backend.create_alias(
+            props["Name"],
+            fn.function_name,
+            str(props["FunctionVersion"]),
+            props.get("Description", ""),
+            props.get("RoutingConfig"),
+        )
+        return cls(alias.arn, {"AliasArn": alias.arn})
+
+
+class LambdaUrl(_LocalModel):
+    """AWS::Lambda::Url: the URL config exists; calling it needs the front door (not served here)."""
+
+    CFN_TYPE = "AWS::Lambda::Url"
+
+    @classmethod
+    def _create(cls, resource_name: str, props: Any, account_id: str, region_name: str, **kwargs: Any) -> LambdaUrl:
+        from moto.awslambda.utils import get_backend
+
+        props = dict(props)
+        target = props.pop("TargetFunctionArn")
+        props.pop("Qualifier", None)
+        backend = get_backend(account_id, region_name)
+        config = backend.create_function_url_config(target, props)
+        url = config.to_dict()["FunctionUrl"]
+        return cls(target, {"FunctionUrl": url, "FunctionArn": config.function.function_arn})

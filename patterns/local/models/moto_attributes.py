@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..hooks import Patcher
+    from ..core.hooks import Patcher
 
 #: type -> attribute -> value from the moto model
 EXTRA: dict[str, dict[str, Callable[[Any], Any]]] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..cfn import _LocalModel
 from ..errors import LocalCloudError
+from .base import _LocalModel
 
 
 def generate_secret_string(spec: dict[str, Any], account_id: str, region: str) -> str:

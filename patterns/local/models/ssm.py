@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cfn import _LocalModel
+from .base import _LocalModel
 
 
 class SsmParameter(_LocalModel):

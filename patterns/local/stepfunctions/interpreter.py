@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from . import paths
+from . import paths, templates
 from .errors import ExecutionStopped, StatesError
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class Interpreter:
         if kind == "Pass":
             value = paths.select(raw, state.get("InputPath", "$"), context)
             if "Parameters" in state:
-                value = paths.render(state["Parameters"], value, context)
+                value = templates.render(state["Parameters"], value, context)
             result = state.get("Result", value)
             output = paths.write(raw, state.get("ResultPath", "$"), result)
             return paths.select(output, state.get("OutputPath", "$"), context), next_name
@@ -293,7 +293,7 @@ class Interpreter:
             value = paths.select(raw, state.get("InputPath", "$"), context)
             result = self._with_retries(name, kind, state, value, context)
             if "ResultSelector" in state:
-                result = paths.render(state["ResultSelector"], result, context)
+                result = templates.render(state["ResultSelector"], result, context)
             output = paths.write(raw, state.get("ResultPath", "$"), result)
             return paths.select(output, state.get("OutputPath", "$"), context), next_name
         raise StatesError("States.Runtime", f"Unsupported state type {kind!r} in state '{name}'")
@@ -369,7 +369,7 @@ class Interpreter:
         if resource.endswith(".waitForTaskToken"):
             token = self.run.integrations.service.new_callback()
             context = {**context, "Task": {"Token": token}}
-        parameters = paths.render(state["Parameters"], value, context) if "Parameters" in state else value
+        parameters = templates.render(state["Parameters"], value, context) if "Parameters" in state else value
         timeout = self._timeout(state, value, context, "TimeoutSeconds")
         heartbeat = self._timeout(state, value, context, "HeartbeatSeconds")
         call = self.run.integrations.prepare(
@@ -462,7 +462,7 @@ class Interpreter:
         return results
 
     def _parallel(self, name: str, state: dict[str, Any], value: Any, context: dict[str, Any]) -> Any:
-        value = paths.render(state["Parameters"], value, context) if "Parameters" in state else value
+        value = templates.render(state["Parameters"], value, context) if "Parameters" in state else value
         history = self.run.history
         history.add("ParallelStateStarted")
         try:
@@ -482,7 +482,7 @@ class Interpreter:
         jobs = []
         for index, item in enumerate(items):
             map_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
-            item_input = paths.render(selector, value, map_context) if selector is not None else item
+            item_input = templates.render(selector, value, map_context) if selector is not None else item
             jobs.append((processor, item_input, {"Map": map_context["Map"]}))
         history = self.run.history
         history.add("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})

@@ -115,28 +115,6 @@ def select(document: Any, path: str | None, context: Any = None) -> Any:
     return read(document, path, context)
 
 
-def render(template: Any, document: Any, context: Any) -> Any:
-    """A payload template (``Parameters``, ``ResultSelector``, ``ItemSelector``) applied to ``document``."""
-    from .intrinsics import evaluate
-
-    if isinstance(template, dict):
-        rendered: dict[str, Any] = {}
-        for key, value in template.items():
-            if key.endswith(".$"):
-                if not isinstance(value, str):
-                    raise StatesError("States.Runtime", f"The value of field '{key}' must be a path or function")
-                if value.startswith("States."):
-                    rendered[key[:-2]] = evaluate(value, document, context)
-                else:
-                    rendered[key[:-2]] = read(document, value, context)
-            else:
-                rendered[key] = render(value, document, context)
-        return rendered
-    if isinstance(template, list):
-        return [render(item, document, context) for item in template]
-    return template
-
-
 def _has(node: Any, step: str | int) -> bool:
     if isinstance(step, int):
         return isinstance(node, list) and -len(node) <= step < len(node)

@@ -31,7 +31,7 @@ from .validation import validate_definition
 
 if TYPE_CHECKING:
     from ..core import CloudCore
-    from ..hooks import Patcher
+    from ..core.hooks import Patcher
 
 _FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 

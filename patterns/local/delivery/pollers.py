@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .engine import iso_now
-from .runtime import FunctionSpec, FunctionThrottled, InvokeOutcome
+from ..runtime import FunctionSpec, FunctionThrottled, InvokeOutcome
+from .clock import iso_now
 
 if TYPE_CHECKING:
     from .engine import Engine

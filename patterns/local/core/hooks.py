@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 
-from . import cfn, delivery, moto_fixes
-from .runtime import FunctionSpec, FunctionThrottled
+from ..delivery import targets as delivery
+from ..models import registry as cfn
+from ..runtime import FunctionSpec, FunctionThrottled
+from . import moto_fixes
 
 if TYPE_CHECKING:
-    from .core import CloudCore
+    from . import CloudCore
 
 #: Response header (internal) carrying an async invocation's request id to the response's RequestId.
 _REQUEST_ID_HEADER = "x-local-cloud-request-id"
@@ -339,7 +341,7 @@ class Hooks:
         import moto.stepfunctions.models as sfn_models
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        from .stepfunctions import StepFunctionsService
+        from ..stepfunctions import StepFunctionsService
 
         # State machines created by CloudFormation must land where executions run.
         self.patcher.set(sfn_models, "stepfunctions_backends", stepfunctions_parser_backends)

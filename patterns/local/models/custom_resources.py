@@ -22,8 +22,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from .cfn import TypedModel
-from .errors import LocalCloudError
+from ..errors import LocalCloudError
+from .base import TypedModel
 
 
 def _stringify(value: Any) -> Any:
@@ -81,7 +81,7 @@ class ResponseCatcher:
 
 
 def _core() -> Any:
-    from .core import active
+    from ..context import active
 
     return active()
 
@@ -89,7 +89,7 @@ def _core() -> Any:
 def _bucket_notifications(request: str, props: Mapping[str, Any], physical: str | None) -> tuple[str, dict[str, Any]]:
     from moto.s3.models import s3_backends
 
-    from .delivery import apply_bucket_notifications, truthy
+    from ..delivery.targets import apply_bucket_notifications, truthy
 
     core = _core()
     backend = s3_backends[core.account_id]["aws"]

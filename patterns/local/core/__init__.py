@@ -5,18 +5,17 @@ from __future__ import annotations
 import importlib
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ._lock import BackendLock
-from .engine import Engine, Settings
-from .errors import FunctionError, LocalCloudError
+from .._lock import BackendLock
+from ..delivery.engine import Engine, Settings
+from ..errors import FunctionError, LocalCloudError
+from ..runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 from .moto_fixes import expire_log_events
-from .runtime import CodeCache, FunctionSpec, Journal, LambdaRuntime
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -69,7 +68,7 @@ class CloudCore:
         #: Set by a server: where handlers and in-process clients reach the cloud over HTTP.
         self.endpoint: str | None = None
         self.credentials: dict[str, str] = {}
-        from .custom_resources import ResponseCatcher
+        from ..models.custom_resources import ResponseCatcher
 
         self.response_catcher = ResponseCatcher()
         self._hooks: Any = None
@@ -307,29 +306,3 @@ def _detail_type(payload: Any) -> str:
     if condition == "Success":
         return "Lambda Function Invocation Result - Success"
     return "Lambda Function Invocation Result - Failure"
-
-
-_active_lock = threading.Lock()
-_active: CloudCore | None = None
-
-
-def activate(core: CloudCore) -> None:
-    """Make ``core`` the cloud the moto hooks serve; one local cloud per process at a time."""
-    global _active
-    with _active_lock:
-        if _active is not None and _active is not core:
-            raise LocalCloudError("another local cloud is already running in this process")
-        _active = core
-
-
-def deactivate(core: CloudCore) -> None:
-    global _active
-    with _active_lock:
-        if _active is core:
-            _active = None
-
-
-def active() -> CloudCore:
-    if _active is None:
-        raise LocalCloudError("no local cloud is running")
-    return _active

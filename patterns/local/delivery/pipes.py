@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import LocalCloudError
+from ..errors import LocalCloudError
 
 if TYPE_CHECKING:
-    from .core import CloudCore
+    from ..core import CloudCore
 
 SOURCE_KINDS = ("sqs", "kinesis", "dynamodb")
 #: Target kinds by the ARN's service (``events`` splits into buses and API destinations).
@@ -82,7 +82,7 @@ def parsed_view(event: Any, source_kind: str) -> Any:
 
 def deliver(core: CloudCore, pipe: Any, events: list[Any], source_kind: str) -> None:
     """Send one (filtered, enriched) batch to the pipe's target; raises when the target fails."""
-    from .delivery import render_path_template
+    from .targets import render_path_template
 
     label = f"pipe:{pipe.name}"
     if pipe.enrichment:

@@ -36,10 +36,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from .engine import iso_now
+from .clock import iso_now
 
 if TYPE_CHECKING:
-    from .core import CloudCore
+    from ..core import CloudCore
 
 
 def truthy(value: Any) -> bool:

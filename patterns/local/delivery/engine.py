@@ -27,11 +27,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DrainTimeout, LocalCloudError
-from .runtime import FunctionSpec, FunctionThrottled, InvokeOutcome
+from ..errors import DrainTimeout, LocalCloudError
+from ..runtime import FunctionSpec, FunctionThrottled, InvokeOutcome
+from .clock import iso_now
 
 if TYPE_CHECKING:
-    from .core import CloudCore
+    from ..core import CloudCore
 
 
 @dataclass(frozen=True)
@@ -458,9 +459,3 @@ class Engine:
             self._draining -= 1
         if len(self.errors) > errors_before:
             raise LocalCloudError("internal error while draining:\n" + "\n".join(self.errors[errors_before:]))
-
-
-def iso_now(at: float | None = None) -> str:
-    """AWS-style UTC timestamp with milliseconds."""
-    at = time.time() if at is None else at
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"

@@ -33,7 +33,7 @@ from moto.apigatewayv2.models import ApiGatewayV2Backend, apigatewayv2_backends
 from moto.core.common_models import CloudFormationModel
 from moto.s3.models import s3_backends
 
-from .cfn import TypedModel
+from .base import TypedModel
 
 __all__ = ["MODELS", "install"]
 
