@@ -25,6 +25,7 @@ _CONSTRUCTS: dict[str, str] = {
     "InternalEndpoint": "internal_endpoint",
     "Deduplication": "deduplication",
     "StateMachine": "state_machine",
+    "Saga": "saga",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
+    from patterns.saga import Saga
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService
     from patterns.state_machine import StateMachine

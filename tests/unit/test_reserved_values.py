@@ -85,6 +85,7 @@ CLASHES = [
         "QueueLoadLeveling", "consumer_environment", "STORE_TABLE_NAME", "Consumer",
         lambda key, value: {"consumer_environment": {key: value}},
     ),
+    Clash("Saga", "function_options", "PAYMENTS_TABLE_NAME", "RefundPaymentFunction", _options("function_options")),
     Clash("ScheduledService", "function_options", "CHECKS", "Checker", _options("function_options")),
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
     Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
