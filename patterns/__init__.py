@@ -26,6 +26,7 @@ _CONSTRUCTS: dict[str, str] = {
     "Deduplication": "deduplication",
     "StateMachine": "state_machine",
     "Saga": "saga",
+    "CircuitBreaker": "circuit_breaker",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -43,6 +44,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers see the real classes
+    from patterns.circuit_breaker import CircuitBreaker
     from patterns.command import Command
     from patterns.decoupled_messaging import DecoupledMessaging
     from patterns.deduplication import Deduplication

@@ -31,6 +31,7 @@ def _pillow(stack: Stack) -> lambda_.ILayerVersion:
 
 #: The props a pattern cannot do without (callables are called with the stack).
 REQUIRED: dict[str, dict[str, Any]] = {
+    "CircuitBreaker": {"downstream": lambda s: lambda_.Function.from_function_name(s, "Downstream", "provider")},
     "Command": {"commands": {"ping": {1: CommandHandler(handler="index.handler")}}},
     "FanOutFanIn": {"pillow_layer": _pillow},
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
@@ -64,6 +65,7 @@ def _options(prop: str) -> Callable[[str, str], dict[str, Any]]:
 
 #: One entry per (pattern, FunctionOptions-like prop), each with a key that pattern's function reads.
 CLASHES = [
+    Clash("CircuitBreaker", "function_options", "DOWNSTREAM_FUNCTION_NAME", "Breaker", _options("function_options")),
     Clash("Command", "function_options", "ROUTES", "Router", _options("function_options")),
     Clash("Deduplication", "function_options", "WINDOW_TABLE_NAME", "Dedup", _options("function_options")),
     Clash("DecoupledMessaging", "function_options", "TABLE_NAME", "Consumer", _options("function_options")),
