@@ -7,6 +7,7 @@ failing handler each return ``{"error": ..., "code": ...}`` to the synchronous c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -28,13 +29,19 @@ metrics = Metrics()
 ROUTES: dict[str, dict[str, str]] = json.loads(os.environ["ROUTES"])
 # Wait as long as the router itself may run. No automatic retries: a command need not be idempotent,
 # so a throttled or failed invoke is answered (HandlerUnavailable) and the caller decides.
-_lambda = boto3.client(
-    "lambda",
-    config=Config(
-        read_timeout=int(os.environ.get("INVOKE_TIMEOUT_SECONDS", "60")),
-        retries={"mode": "standard", "total_max_attempts": 1},
-    ),
-)
+INVOKE_TIMEOUT = int(os.environ.get("INVOKE_TIMEOUT_SECONDS", "60"))
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def _lambda() -> Any:
+    return boto3.client(
+        "lambda",
+        config=Config(
+            read_timeout=INVOKE_TIMEOUT,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        ),
+    )
 
 
 class Rejected(Exception):
@@ -66,7 +73,7 @@ def dispatch(envelope: CommandEnvelope) -> Any:
     target = route(envelope)
     label = f"{envelope.command} v{envelope.version}"
     try:
-        response = _lambda.invoke(
+        response = _lambda().invoke(
             FunctionName=target, InvocationType="RequestResponse", Payload=envelope.model_dump_json().encode()
         )
     except ClientError as error:

@@ -7,6 +7,7 @@ least once; Powertools idempotency, keyed on the message ``id``, turns a redeliv
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -29,7 +30,15 @@ from models import Message
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def table() -> Any:
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
+
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(
     event_key_jmespath="id", expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "3600"))
@@ -44,7 +53,7 @@ def apply(message: Message) -> dict[str, str]:
     by an overwrite.
     """
     processed_at = datetime.now(UTC).isoformat()
-    table.update_item(
+    table().update_item(
         Key={"id": message.id},
         UpdateExpression="SET #kind = :kind, #payload = :payload, processedAt = :at ADD timesApplied :one",
         ExpressionAttributeNames={"#kind": "kind", "#payload": "payload"},  # spared from reserved words

@@ -7,6 +7,7 @@ returned so the caller can retry exactly those (the consumer deduplicates on ``i
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from typing import Any
@@ -21,7 +22,14 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-sqs = boto3.client("sqs")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def sqs() -> Any:
+    return boto3.client("sqs")
+
+
 QUEUE_URL = os.environ["QUEUE_URL"]
 
 
@@ -50,7 +58,7 @@ def produce(messages: list[Message]) -> ProduceResult:
     result = ProduceResult(sent=[], failed={})
     for start in range(0, len(messages), SQS_BATCH):
         chunk = messages[start : start + SQS_BATCH]
-        response = sqs.send_message_batch(
+        response = sqs().send_message_batch(
             QueueUrl=QUEUE_URL,
             Entries=[{"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(chunk)],
         )

@@ -15,6 +15,7 @@ already and are duplicates on the retry.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -31,7 +32,14 @@ from models import parse
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-ddb = boto3.client("dynamodb")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def ddb() -> Any:
+    return boto3.client("dynamodb")
+
+
 WINDOW_TABLE = os.environ["WINDOW_TABLE_NAME"]
 STORE_TABLE = os.environ["STORE_TABLE_NAME"]
 WINDOW_SECONDS = int(os.environ.get("DEDUP_WINDOW_SECONDS", "86400"))
@@ -42,7 +50,7 @@ ID_FIELD = os.environ.get("EVENT_ID_FIELD", "id")
 def store_once(event_id: str, payload: str, sequence_number: str, now: int) -> bool:
     """Claim ``event_id`` for the window and store the event, atomically; False for a duplicate."""
     try:
-        ddb.transact_write_items(
+        ddb().transact_write_items(
             TransactItems=[
                 {
                     "Put": {
@@ -72,7 +80,7 @@ def store_once(event_id: str, payload: str, sequence_number: str, now: int) -> b
                 },
             ]
         )
-    except ddb.exceptions.TransactionCanceledException as error:
+    except ddb().exceptions.TransactionCanceledException as error:
         reasons = error.response.get("CancellationReasons") or []
         if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
             return False

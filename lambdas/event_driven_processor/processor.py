@@ -10,6 +10,7 @@ to the queue and, after maxReceiveCount deliveries, to the DLQ.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +34,14 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = boto3.client("s3")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 OUTPUT_PREFIX = os.environ.get("OUTPUT_PREFIX", "")
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
@@ -50,10 +58,10 @@ def output_key(key: str) -> str:
 def process(ref: ObjectRef) -> dict[str, Any]:
     """Read the uploaded object, encode it, write the result; ``NotText`` for input that is not text."""
     extra = {"VersionId": ref.version_id} if ref.version_id else {}
-    raw = s3.get_object(Bucket=ref.bucket, Key=ref.key, **extra)["Body"].read()
+    raw = s3().get_object(Bucket=ref.bucket, Key=ref.key, **extra)["Body"].read()
     encoded = encode(raw)
     key = output_key(ref.key)
-    s3.put_object(
+    s3().put_object(
         Bucket=OUTPUT_BUCKET,
         Key=key,
         Body=encoded.data,

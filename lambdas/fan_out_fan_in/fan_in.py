@@ -15,6 +15,7 @@ duplicate notification changes nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +37,20 @@ INPUT_BUCKET = os.environ["INPUT_BUCKET"]
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 #: Expected part file names, e.g. "thumbnail.jpg,medium.jpg,large.jpg".
 PARTS = tuple(p for p in os.environ["PARTS"].split(",") if p)
-s3 = boto3.client("s3")
-jobs = boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+JOBS_TABLE = os.environ["JOBS_TABLE"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+@functools.cache
+def jobs() -> Any:
+    return boto3.resource("dynamodb").Table(JOBS_TABLE)
+
+
 _NAMES = {"#s": "status"}
 _NOT_READY_FOR_THIS_VERSION = "attribute_not_exists(#s) OR #s <> :ready OR source_etag <> :etag"
 
@@ -52,7 +65,7 @@ def _part_name(file_name: str) -> str:
 
 def _head(bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return s3().head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
@@ -67,7 +80,7 @@ def _current_etag(key: str) -> str | None:
 def _conditional_update(**kwargs: Any) -> bool:
     """Apply a conditional update; False when its condition did not hold (someone got there first)."""
     try:
-        jobs.update_item(**kwargs)
+        jobs().update_item(**kwargs)
         return True
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

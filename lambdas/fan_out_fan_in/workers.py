@@ -14,6 +14,7 @@ not affected, and the job never goes ready without this part.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -33,12 +34,17 @@ tracer = Tracer()
 SPEC = RenditionSpec.from_env()
 metrics = Metrics()  # its service dimension (the function's POWERTOOLS_SERVICE_NAME) names the rendition
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
-s3 = boto3.client("s3")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
 
 
 def _rendered_already(key: str, etag: str) -> bool:
     try:
-        head = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key)
+        head = s3().head_object(Bucket=OUTPUT_BUCKET, Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return False
@@ -55,7 +61,7 @@ def render_upload(upload: Upload) -> Rendered | None:
         logger.info("rendition already written; skipping redelivery", extra={"key": upload.key})
         return None
     try:
-        source = s3.get_object(Bucket=upload.bucket, Key=upload.key, IfMatch=upload.etag)
+        source = s3().get_object(Bucket=upload.bucket, Key=upload.key, IfMatch=upload.etag)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
@@ -64,7 +70,7 @@ def render_upload(upload: Upload) -> Rendered | None:
             return None
         raise
     rendered = render(source["Body"].read(), SPEC)
-    s3.put_object(
+    s3().put_object(
         Bucket=OUTPUT_BUCKET,
         Key=target,
         Body=rendered.body,

@@ -8,6 +8,7 @@ worker's on-success or on-failure destination, under that request id.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -28,14 +29,19 @@ WORKER = os.environ["WORKER_FUNCTION_NAME"]
 WORKER_TIMEOUT = int(os.environ.get("WORKER_TIMEOUT_SECONDS", "10"))
 # No client-side retries: retrying a RequestResponse call that timed out could run the worker twice.
 # The read timeout waits out the worker's own timeout, so its error (even a timeout) comes back.
-lambda_client = boto3.client(
-    "lambda",
-    config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=WORKER_TIMEOUT + 5),
-)
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def lambda_client() -> Any:
+    return boto3.client(
+        "lambda",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=WORKER_TIMEOUT + 5),
+    )
 
 
 def call_sync(payload: dict[str, Any]) -> dict[str, Any]:
-    response = lambda_client.invoke(
+    response = lambda_client().invoke(
         FunctionName=WORKER, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
     )
     raw = response["Payload"].read()
@@ -51,7 +57,7 @@ def call_sync(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def call_async(payload: dict[str, Any]) -> dict[str, Any]:
-    response = lambda_client.invoke(FunctionName=WORKER, InvocationType="Event", Payload=json.dumps(payload).encode())
+    response = lambda_client().invoke(FunctionName=WORKER, InvocationType="Event", Payload=json.dumps(payload).encode())
     metrics.add_metric(name="AsyncCallsAccepted", unit=MetricUnit.Count, value=1)
     return {
         "mode": "async", "status": "accepted", "status_code": response["StatusCode"],

@@ -16,6 +16,7 @@ maxReceiveCount, rests in the chunk DLQ; its job stays ``mapping`` rather than r
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +36,28 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 INPUT_BUCKET = os.environ["INPUT_BUCKET"]
-s3 = boto3.client("s3")
-dynamodb = boto3.resource("dynamodb")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+@functools.cache
+def dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
 JOBS_TABLE = os.environ["JOBS_TABLE"]
 RESULTS_TABLE = os.environ["RESULTS_TABLE"]
-jobs = dynamodb.Table(JOBS_TABLE)
+
+
+@functools.cache
+def jobs() -> Any:
+    return dynamodb().Table(JOBS_TABLE)
+
+
 _NAMES = {"#s": "status", "#n": "chunks", "#d": "done"}
 
 
@@ -54,12 +72,12 @@ def _failed_condition(error: ClientError) -> bool:
 @tracer.capture_method
 def map_chunk(chunk: Chunk) -> bool:
     """Count and record one chunk; False if it had already been recorded (a redelivery)."""
-    body = s3.get_object(
+    body = s3().get_object(
         Bucket=INPUT_BUCKET, Key=chunk.key, Range=f"bytes={chunk.start}-{chunk.end - 1}", IfMatch=chunk.etag
     )["Body"].read()
     counts = count_words(body.decode("utf-8"))
     try:
-        dynamodb.meta.client.transact_write_items(TransactItems=[
+        dynamodb().meta.client.transact_write_items(TransactItems=[
             {"Put": {"TableName": RESULTS_TABLE, "Item": {
                 "job_id": chunk.job_id, "chunk": chunk.chunk_id, "counts": dict(counts),
                 "words": sum(counts.values()), "start": chunk.start, "end": chunk.end,
@@ -77,7 +95,7 @@ def map_chunk(chunk: Chunk) -> bool:
         reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
         if "ConditionalCheckFailed" not in reasons:
             raise
-        job = jobs.get_item(Key={"job_id": chunk.job_id}, ConsistentRead=True).get("Item")
+        job = jobs().get_item(Key={"job_id": chunk.job_id}, ConsistentRead=True).get("Item")
         if job and chunk.chunk_id in job.get("done", set()):
             logger.info("chunk already recorded", extra={"job_id": chunk.job_id, "chunk": chunk.chunk})
             return False
@@ -93,7 +111,7 @@ def map_chunk(chunk: Chunk) -> bool:
 def _complete_if_all_done(job_id: str) -> None:
     """Move the job to ``reducing`` once ``done`` holds every chunk; exactly one mapper wins."""
     try:
-        jobs.update_item(
+        jobs().update_item(
             Key={"job_id": job_id},
             UpdateExpression="SET #s = :reducing, mapped_at = :now",
             ConditionExpression="#s = :mapping AND size(#d) = #n",

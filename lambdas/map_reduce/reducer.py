@@ -12,6 +12,7 @@ that keeps failing goes, after the stream's retries, to the reducer's on-failure
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter
@@ -35,10 +36,29 @@ metrics = Metrics()
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 RESULT_PREFIX = os.environ.get("RESULT_PREFIX", "results/")
 TOP_N = int(os.environ.get("TOP_N", "10"))
-s3 = boto3.client("s3")
-dynamodb = boto3.resource("dynamodb")
-jobs = dynamodb.Table(os.environ["JOBS_TABLE"])
-results = dynamodb.Table(os.environ["RESULTS_TABLE"])
+JOBS_TABLE = os.environ["JOBS_TABLE"]
+RESULTS_TABLE = os.environ["RESULTS_TABLE"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+@functools.cache
+def dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+@functools.cache
+def jobs() -> Any:
+    return dynamodb().Table(JOBS_TABLE)
+
+
+@functools.cache
+def results() -> Any:
+    return dynamodb().Table(RESULTS_TABLE)
 
 
 class IncompleteJob(Exception):
@@ -49,7 +69,7 @@ def _partials(job_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"KeyConditionExpression": Key("job_id").eq(job_id), "ConsistentRead": True}
     while True:
-        page = results.query(**kwargs)
+        page = results().query(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
             return items
@@ -66,7 +86,7 @@ def reduce_counts(partials: list[dict[str, Any]]) -> Counter[str]:
 @tracer.capture_method
 def reduce_job(job_id: str) -> bool:
     """Reduce one job; False if it was not (or no longer) waiting to be reduced."""
-    job = jobs.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    job = jobs().get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
     if not job or job["status"] != "reducing":
         logger.info("job not reducing; nothing to do", extra={"job_id": job_id, "status": (job or {}).get("status")})
         return False
@@ -78,7 +98,7 @@ def reduce_job(job_id: str) -> bool:
     total = reduce_counts(partials)
     result_key = f"{RESULT_PREFIX}{job_id}.json"
     top = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:TOP_N]
-    s3.put_object(
+    s3().put_object(
         Bucket=OUTPUT_BUCKET, Key=result_key, ContentType="application/json",
         Body=json.dumps({
             "job_id": job_id, "key": job["key"], "etag": job["etag"], "chunks": len(partials),
@@ -87,7 +107,7 @@ def reduce_job(job_id: str) -> bool:
         }).encode(),
     )
     try:
-        jobs.update_item(
+        jobs().update_item(
             Key={"job_id": job_id},
             UpdateExpression=(
                 "SET #s = :done, result_key = :result, total_words = :total, distinct_words = :distinct, "

@@ -14,6 +14,7 @@ chunks of the same document; mappers count each chunk once, so that is safe.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -36,9 +37,23 @@ INPUT_BUCKET = os.environ["INPUT_BUCKET"]
 CHUNK_QUEUE_URL = os.environ["CHUNK_QUEUE_URL"]
 CHUNK_SIZE = int(os.environ.get("CHUNK_SIZE", "32768"))
 MAX_CHUNKS = int(os.environ.get("MAX_CHUNKS", "1000"))
-s3 = boto3.client("s3")
-sqs = boto3.client("sqs")
-jobs = boto3.resource("dynamodb").Table(os.environ["JOBS_TABLE"])
+JOBS_TABLE = os.environ["JOBS_TABLE"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+@functools.cache
+def sqs() -> Any:
+    return boto3.client("sqs")
+
+
+@functools.cache
+def jobs() -> Any:
+    return boto3.resource("dynamodb").Table(JOBS_TABLE)
 
 
 class InvalidRequest(Exception):
@@ -47,7 +62,7 @@ class InvalidRequest(Exception):
 
 def _read(key: str) -> tuple[bytes, str]:
     try:
-        document = s3.get_object(Bucket=INPUT_BUCKET, Key=key)
+        document = s3().get_object(Bucket=INPUT_BUCKET, Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise InvalidRequest(f"no document {key!r} in the input bucket") from None
@@ -66,7 +81,7 @@ def _create_job(job_id: str, key: str, etag: str, size: int, chunks: int) -> str
     """Record the job; returns its status (an existing job of the same document is a retry)."""
     status = "mapping" if chunks else "reducing"  # an empty document has nothing to map
     try:
-        jobs.put_item(
+        jobs().put_item(
             Item={"job_id": job_id, "status": status, "key": key, "etag": etag, "size": size, "chunks": chunks,
                   "created_at": datetime.now(UTC).isoformat()},
             ConditionExpression="attribute_not_exists(job_id)",
@@ -75,7 +90,7 @@ def _create_job(job_id: str, key: str, etag: str, size: int, chunks: int) -> str
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
-    existing = jobs.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item") or {}
+    existing = jobs().get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item") or {}
     if (existing.get("key"), existing.get("etag")) != (key, etag):
         raise InvalidRequest(f"job {job_id!r} already exists for another document or version; use a new job_id")
     return str(existing["status"])
@@ -84,7 +99,7 @@ def _create_job(job_id: str, key: str, etag: str, size: int, chunks: int) -> str
 def _send(messages: list[dict[str, Any]]) -> None:
     for first in range(0, len(messages), 10):
         batch = messages[first:first + 10]
-        response = sqs.send_message_batch(
+        response = sqs().send_message_batch(
             QueueUrl=CHUNK_QUEUE_URL,
             Entries=[{"Id": str(m["chunk"]), "MessageBody": json.dumps(m)} for m in batch],
         )

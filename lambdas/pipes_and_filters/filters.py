@@ -7,6 +7,7 @@ in that step's DLQ, e.g. ``enrich`` for a product the product table does not lis
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -19,7 +20,12 @@ BULK_QUANTITY = 10
 BULK_DISCOUNT_PERCENT = 10
 # Only the enrich step is given the product table; the other steps import this module too.
 PRODUCTS_TABLE_NAME = os.environ.get("PRODUCTS_TABLE_NAME")
-products = boto3.resource("dynamodb").Table(PRODUCTS_TABLE_NAME) if PRODUCTS_TABLE_NAME else None
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def products() -> Any:
+    return boto3.resource("dynamodb").Table(PRODUCTS_TABLE_NAME) if PRODUCTS_TABLE_NAME else None
 
 
 class ProductNotFound(LookupError):
@@ -35,9 +41,9 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
 def add_product(data: dict[str, Any]) -> dict[str, Any]:
     """Look the SKU up in the product table (``PRODUCTS_TABLE_NAME``)."""
     line = OrderLine.model_validate(data)
-    if products is None:
+    if products() is None:
         raise RuntimeError("the enrich filter needs PRODUCTS_TABLE_NAME (the product table)")
-    item = products.get_item(Key={"sku": line.sku}).get("Item")
+    item = products().get_item(Key={"sku": line.sku}).get("Item")
     if item is None:
         raise ProductNotFound(f"no product {line.sku!r} in the product table")
     price = int(item["unit_price_cents"])

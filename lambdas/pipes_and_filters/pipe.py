@@ -11,6 +11,7 @@ a record the step already passed on is not sent again.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -44,8 +45,17 @@ if not NEXT_QUEUE_URL and not RESULTS_TABLE_NAME:
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 # One idempotency record per record id and step function: the id names the record through the chain.
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
-_sqs = boto3.client("sqs") if NEXT_QUEUE_URL else None
-_results = boto3.resource("dynamodb").Table(RESULTS_TABLE_NAME) if RESULTS_TABLE_NAME else None
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def _sqs() -> Any:
+    return boto3.client("sqs") if NEXT_QUEUE_URL else None
+
+
+@functools.cache
+def _results() -> Any:
+    return boto3.resource("dynamodb").Table(RESULTS_TABLE_NAME) if RESULTS_TABLE_NAME else None
 
 Filter = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -61,12 +71,12 @@ class Record(BaseModel):
 def forward(record: Record) -> None:
     """Send the record to the next step, or store it if this is the last step."""
     body = record.model_dump_json()
-    if _sqs is not None:
-        _sqs.send_message(QueueUrl=NEXT_QUEUE_URL, MessageBody=body)
+    if _sqs() is not None:
+        _sqs().send_message(QueueUrl=NEXT_QUEUE_URL, MessageBody=body)
     else:
-        assert _results is not None
+        assert _results() is not None
         # DynamoDB takes numbers as Decimal, never float.
-        _results.put_item(Item=json.loads(body, parse_float=Decimal))
+        _results().put_item(Item=json.loads(body, parse_float=Decimal))
 
 
 def filter_step(transform: Filter) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:

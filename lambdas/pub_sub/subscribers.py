@@ -7,6 +7,7 @@ Writes are keyed puts, so a redelivered message leaves the same state (idempoten
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -25,12 +26,18 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 SUBSCRIBER = os.environ.get("SUBSCRIBER_NAME", "subscriber")
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def table() -> Any:
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
 
 
 def store(order: Order, view: str) -> None:
     """Record the order in this subscriber's view."""
-    table.put_item(
+    table().put_item(
         Item={"subscriber": SUBSCRIBER, "id": order.order_id, "view": view, **order.model_dump(exclude_none=True)}
     )
     metrics.add_metric(name="OrdersSeen", unit=MetricUnit.Count, value=1)

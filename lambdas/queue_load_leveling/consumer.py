@@ -16,7 +16,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -33,12 +32,13 @@ from models import WorkItem
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-dynamodb = boto3.client("dynamodb")
 STORE_TABLE = os.environ["STORE_TABLE_NAME"]
 STATUS_TABLE = os.environ["STATUS_TABLE_NAME"]
 #: Simulated latency of the slow downstream, per stored request.
 STORE_DELAY = int(os.environ.get("STORE_DELAY_MS", "0")) / 1000
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+#: The persistence layer's own client (default config) does the business writes too: one DynamoDB client, not two.
+dynamodb = persistence.client
 idempotency = IdempotencyConfig(
     event_key_jmespath="requestId", expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "3600"))
 )

@@ -17,6 +17,7 @@ reach them) for as long as the statuses, then expire with them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -38,8 +39,20 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
-status_table = boto3.resource("dynamodb").Table(os.environ["STATUS_TABLE_NAME"])
-sqs = boto3.client("sqs")
+STATUS_TABLE_NAME = os.environ["STATUS_TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def status_table() -> Any:
+    return boto3.resource("dynamodb").Table(STATUS_TABLE_NAME)
+
+
+@functools.cache
+def sqs() -> Any:
+    return boto3.client("sqs")
+
+
 QUEUE_URL = os.environ["QUEUE_URL"]
 STATUS_TTL = timedelta(seconds=int(os.environ.get("STATUS_TTL_SECONDS", str(7 * 24 * 3600))))
 #: SQS takes messages up to 256 KiB; the envelope (id, timestamp) needs a little of it.
@@ -69,7 +82,7 @@ def _claim_key(key: str | None, fingerprint: str, request_id: str, expires_at: i
         return None
     record_id = "idempotency-key#" + hashlib.sha256(key.encode()).hexdigest()
     try:
-        status_table.put_item(
+        status_table().put_item(
             Item={"requestId": record_id, "target": request_id, "fingerprint": fingerprint, "expiresAt": expires_at},
             ConditionExpression="attribute_not_exists(requestId)",
         )
@@ -77,7 +90,7 @@ def _claim_key(key: str | None, fingerprint: str, request_id: str, expires_at: i
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-    bound = status_table.get_item(Key={"requestId": record_id}, ConsistentRead=True)["Item"]
+    bound = status_table().get_item(Key={"requestId": record_id}, ConsistentRead=True)["Item"]
     target = str(bound["target"])
     raise KeyReused(request_id=target, same_body=bound["fingerprint"] == fingerprint, original=status_of(target))
 
@@ -92,18 +105,18 @@ def accept(payload: dict[str, Any], key: str | None = None, fingerprint: str = "
     item = WorkItem(requestId=str(uuid.uuid4()), receivedAt=now.isoformat(), payload=payload)
     expires_at = int((now + STATUS_TTL).timestamp())
     key_record = _claim_key(key, fingerprint, item.requestId, expires_at)
-    status_table.put_item(
+    status_table().put_item(
         Item={"requestId": item.requestId, "status": "pending", "receivedAt": item.receivedAt,
               "expiresAt": expires_at},
         ConditionExpression="attribute_not_exists(requestId)",
     )
     try:
-        sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=item.model_dump_json())
+        sqs().send_message(QueueUrl=QUEUE_URL, MessageBody=item.model_dump_json())
     except ClientError:
         logger.exception("enqueue failed; the request is withdrawn", extra={"requestId": item.requestId})
-        status_table.delete_item(Key={"requestId": item.requestId})
+        status_table().delete_item(Key={"requestId": item.requestId})
         if key_record:  # the key was not used: a retry with it must be accepted
-            status_table.delete_item(Key={"requestId": key_record})
+            status_table().delete_item(Key={"requestId": key_record})
         metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
         return None
     metrics.add_metric(name="RequestsAccepted", unit=MetricUnit.Count, value=1)
@@ -113,7 +126,7 @@ def accept(payload: dict[str, Any], key: str | None = None, fingerprint: str = "
 def status_of(request_id: str) -> RequestStatus | None:
     if not _REQUEST_ID.match(request_id):
         return None
-    found = status_table.get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
+    found = status_table().get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
     return RequestStatus.model_validate(found) if found else None
 
 

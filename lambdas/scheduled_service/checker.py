@@ -8,6 +8,7 @@ return the first run's summary without checking or alerting again.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -39,8 +40,17 @@ RESULT_TTL = int(os.environ.get("RESULT_TTL_SECONDS", str(30 * 24 * 3600)))
 MAX_BODY_BYTES = 1024 * 1024
 USER_AGENT = "serverless-patterns-health-check/1.0"
 
-sns = boto3.client("sns")
-results_table = boto3.resource("dynamodb").Table(RESULTS_TABLE) if RESULTS_TABLE else None
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def sns() -> Any:
+    return boto3.client("sns")
+
+
+@functools.cache
+def results_table() -> Any:
+    return boto3.resource("dynamodb").Table(RESULTS_TABLE) if RESULTS_TABLE else None
+
+
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency_key=True)
 
@@ -76,7 +86,7 @@ def probe(check: Check, timeout: float = REQUEST_TIMEOUT) -> Result:
 def alert(result: Result, stamp: dict[str, str]) -> None:
     """Publish one alert for one failed check; attributes let subscribers filter by check or URL."""
     subject = "".join(ch for ch in f"Health check failed: {result.name}" if 32 <= ord(ch) < 127)[:100]
-    sns.publish(
+    sns().publish(
         TopicArn=ALERT_TOPIC_ARN,
         Subject=subject,
         Message=json.dumps({**result.model_dump(), **stamp}),
@@ -88,7 +98,7 @@ def alert(result: Result, stamp: dict[str, str]) -> None:
 
 
 def record(result: Result, stamp: dict[str, str]) -> None:
-    if results_table is None:
+    if results_table() is None:
         return
     item: dict[str, Any] = {
         "check": result.name, **stamp, "url": result.url, "ok": result.ok,
@@ -97,7 +107,7 @@ def record(result: Result, stamp: dict[str, str]) -> None:
     }
     if result.status is not None:
         item["status"] = result.status
-    results_table.put_item(Item=item)
+    results_table().put_item(Item=item)
 
 
 def run(checks: list[Check], scheduled_for: str) -> list[Result]:

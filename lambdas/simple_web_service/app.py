@@ -7,6 +7,7 @@ Bad input never reaches the table: it is rejected with 400 and the reason.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -29,7 +30,13 @@ app = APIGatewayRestResolver()
 RESOURCE = os.environ.get("RESOURCE_NAME", "items")
 DEFAULT_PAGE_SIZE = int(os.environ.get("DEFAULT_PAGE_SIZE", "20"))
 MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", "100"))
-store = ItemStore(boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"]))
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def store() -> Any:
+    return ItemStore(boto3.resource("dynamodb").Table(TABLE_NAME))
 
 
 def _reason(error: ValidationError) -> str:
@@ -63,7 +70,7 @@ def _page_size() -> int:
 @app.post(f"/{RESOURCE}")
 @tracer.capture_method
 def create_item() -> Response:
-    item = store.create(_item_in())
+    item = store().create(_item_in())
     metrics.add_metric(name="ItemsCreated", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=item.model_dump(),
@@ -75,7 +82,7 @@ def create_item() -> Response:
 @tracer.capture_method
 def list_items() -> dict[str, Any]:
     try:
-        page = store.list(limit=_page_size(), next_token=app.current_event.get_query_string_value("next_token"))
+        page = store().list(limit=_page_size(), next_token=app.current_event.get_query_string_value("next_token"))
     except BadPageToken as error:
         raise BadRequestError(str(error)) from error
     return {"items": [item.model_dump() for item in page.items], "next_token": page.next_token}
@@ -85,7 +92,7 @@ def list_items() -> dict[str, Any]:
 @tracer.capture_method
 def get_item(item_id: str) -> dict[str, Any]:
     try:
-        return store.get(item_id).model_dump()
+        return store().get(item_id).model_dump()
     except ItemNotFound as error:
         raise NotFoundError(f"no item with id {item_id!r}") from error
 
@@ -95,7 +102,7 @@ def get_item(item_id: str) -> dict[str, Any]:
 def replace_item(item_id: str) -> dict[str, Any]:
     data = _item_in()
     try:
-        return store.replace(item_id, data).model_dump()
+        return store().replace(item_id, data).model_dump()
     except ItemNotFound as error:
         raise NotFoundError(f"no item with id {item_id!r}") from error
 
@@ -104,7 +111,7 @@ def replace_item(item_id: str) -> dict[str, Any]:
 @tracer.capture_method
 def delete_item(item_id: str) -> Response:
     try:
-        store.delete(item_id)
+        store().delete(item_id)
     except ItemNotFound as error:
         raise NotFoundError(f"no item with id {item_id!r}") from error
     metrics.add_metric(name="ItemsDeleted", unit=MetricUnit.Count, value=1)

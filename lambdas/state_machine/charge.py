@@ -54,7 +54,7 @@ def charge(request: ChargeRequest) -> dict[str, Any]:
     provider(order.payment.card if order.payment else "", request.attempt)
     payment_id = f"pay-{order.order_id}"
     try:
-        orders.table.update_item(
+        orders.table().update_item(
             Key={"order_id": order.order_id},
             UpdateExpression="SET #s = :paid, payment_id = :p, paid_cents = :a",
             ConditionExpression="#s = :reserved",

@@ -36,7 +36,7 @@ class CompensateRequest(BaseModel):
 
 def compensate(request: CompensateRequest) -> dict[str, Any]:
     try:
-        orders.table.update_item(
+        orders.table().update_item(
             Key={"order_id": request.order_id},
             UpdateExpression="SET #s = :cancelled, failure = :f",
             ConditionExpression="#s = :reserved AND #e = :e",

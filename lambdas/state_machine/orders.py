@@ -7,6 +7,7 @@ applies twice and a step of one execution never overwrites another execution's o
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -14,7 +15,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 TABLE_NAME = os.environ.get("ORDERS_TABLE_NAME", "")
-table: Any = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def table() -> Any:
+    return boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
 
 
 def conditional_failed(error: ClientError) -> bool:
@@ -22,5 +28,5 @@ def conditional_failed(error: ClientError) -> bool:
 
 
 def get(order_id: str) -> dict[str, Any] | None:
-    item = table.get_item(Key={"order_id": order_id}, ConsistentRead=True).get("Item")
+    item = table().get_item(Key={"order_id": order_id}, ConsistentRead=True).get("Item")
     return dict(item) if item else None

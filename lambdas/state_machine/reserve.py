@@ -46,7 +46,7 @@ def reserve(request: ReserveRequest) -> dict[str, Any]:
         "execution": request.execution,
     }
     try:
-        orders.table.put_item(
+        orders.table().put_item(
             Item=item,
             ConditionExpression="attribute_not_exists(order_id) OR (#e = :e AND #s = :reserved)",
             ExpressionAttributeNames={"#e": "execution", "#s": "status"},

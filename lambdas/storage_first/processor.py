@@ -11,6 +11,7 @@ number) applies each request once.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -34,7 +35,15 @@ from models import StoredRequest, Submission
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def table() -> Any:
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
+
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(
     event_key_jmespath="id", expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "3600"))
@@ -55,7 +64,7 @@ def apply(request: StoredRequest) -> dict[str, str]:
     than hidden by an overwrite.
     """
     processed_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-    table.update_item(
+    table().update_item(
         Key={"id": request.id},
         UpdateExpression="SET kind = :kind, payload = :payload, #store = :store, received_at = :received, "
         "processed_at = :processed ADD times_processed :one",

@@ -10,6 +10,7 @@ after maxReceiveCount deliveries it is in the DLQ, and no thumbnail means no use
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from typing import Any
@@ -34,7 +35,14 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = boto3.client("s3")
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
 UPLOAD_PREFIX = os.environ.get("UPLOAD_PREFIX", "uploads/")
 THUMBNAILS_BUCKET = os.environ["THUMBNAILS_BUCKET"]
 THUMBNAIL_PREFIX = os.environ.get("THUMBNAIL_PREFIX", "thumbnails/")
@@ -57,10 +65,10 @@ def thumbnail(ref: ObjectRef) -> dict[str, Any]:
     """Read the upload, shrink it, write the thumbnail; ``BadKey`` / ``NotAnImage`` for bad uploads."""
     user_id, file = user_file(ref.key, UPLOAD_PREFIX)
     extra = {"VersionId": ref.version_id} if ref.version_id else {}
-    raw = s3.get_object(Bucket=ref.bucket, Key=ref.key, **extra)["Body"].read()
+    raw = s3().get_object(Bucket=ref.bucket, Key=ref.key, **extra)["Body"].read()
     thumb = make_thumbnail(raw, max_width=MAX_WIDTH, max_height=MAX_HEIGHT, image_format=THUMBNAIL_FORMAT)
     key = thumbnail_key(user_id, file, thumb.extension)
-    s3.put_object(
+    s3().put_object(
         Bucket=THUMBNAILS_BUCKET,
         Key=key,
         Body=thumb.data,

@@ -9,6 +9,7 @@ changes nothing, so the record always points at the newest thumbnail without an 
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -26,8 +27,20 @@ from pydantic import ValidationError
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = boto3.client("s3")
-users = boto3.resource("dynamodb").Table(os.environ["USERS_TABLE_NAME"])
+USERS_TABLE_NAME = os.environ["USERS_TABLE_NAME"]
+
+
+# Clients are made on first use, once per execution environment: importing the handler makes none.
+@functools.cache
+def s3() -> Any:
+    return boto3.client("s3")
+
+
+@functools.cache
+def users() -> Any:
+    return boto3.resource("dynamodb").Table(USERS_TABLE_NAME)
+
+
 THUMBNAIL_PREFIX = os.environ.get("THUMBNAIL_PREFIX", "thumbnails/")
 
 
@@ -35,7 +48,7 @@ def dimensions(ref: ObjectRef) -> dict[str, int] | None:
     """The thumbnail's width and height from its metadata ({} if it has none); None if it is gone."""
     extra = {"VersionId": ref.version_id} if ref.version_id else {}
     try:
-        meta = s3.head_object(Bucket=ref.bucket, Key=ref.key, **extra).get("Metadata", {})
+        meta = s3().head_object(Bucket=ref.bucket, Key=ref.key, **extra).get("Metadata", {})
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
             return None
@@ -60,7 +73,7 @@ def point_user_at(ref: ObjectRef) -> bool:
         names[f"#{name}"], values[f":{name}"] = f"thumbnail_{name}", value
         sets.append(f"#{name} = :{name}")
     try:
-        users.update_item(
+        users().update_item(
             Key={"user_id": user_id},
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_not_exists(#at) OR #at <= :at",

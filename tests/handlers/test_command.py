@@ -49,7 +49,7 @@ def router() -> ModuleType:
 
 @pytest.fixture
 def lambda_stub(router: ModuleType) -> Iterator[Stubber]:
-    with Stubber(router._lambda) as stub:
+    with Stubber(router._lambda()) as stub:
         yield stub
         stub.assert_no_pending_responses()
 
@@ -199,8 +199,8 @@ def test_a_handler_invoked_with_garbage_answers_an_error() -> None:
 
 def test_a_throttled_invoke_is_answered_not_retried(router: ModuleType, lambda_stub: Stubber) -> None:
     # a command need not be idempotent: the router's client makes one attempt, the caller decides
-    assert router._lambda.meta.config.retries["total_max_attempts"] == 1
-    assert router._lambda.meta.config.read_timeout == 15
+    assert router._lambda().meta.config.retries["total_max_attempts"] == 1
+    assert router._lambda().meta.config.read_timeout == 15
     lambda_stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
     answer = router.handler({"command": "cancel-order", "version": 1, "payload": {"order_id": "o"}}, Context())
     assert answer == {"error": "cancel-order v1 could not be invoked: TooManyRequestsException",

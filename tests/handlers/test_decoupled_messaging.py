@@ -128,14 +128,14 @@ def test_producer_rejects_duplicate_ids_and_sends_nothing(producer: ProducerEnv)
 
 
 def test_producer_reports_entries_sqs_refused_by_id(producer: ProducerEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = producer.module.sqs.send_message_batch
+    real = producer.module.sqs().send_message_batch
 
     def refuse_second(QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         response = real(QueueUrl=QueueUrl, Entries=[e for e in Entries if e["Id"] != "1"])
         response["Failed"] = [{"Id": "1", "SenderFault": False, "Code": "InternalError", "Message": "try again"}]
         return response
 
-    monkeypatch.setattr(producer.module.sqs, "send_message_batch", refuse_second)
+    monkeypatch.setattr(producer.module.sqs(), "send_message_batch", refuse_second)
     request = {"messages": [{"id": f"m-{i}", "kind": "x"} for i in range(3)]}
     result = producer.module.handler(request, Context())
     assert result == {"sent": ["m-0", "m-2"], "failed": {"m-1": "InternalError: try again"}}
@@ -218,18 +218,18 @@ def test_consumer_fails_a_bad_record_alone_and_writes_nothing_for_it(consumer: C
 def test_consumer_retries_a_record_whose_write_failed_and_applies_it_once(
     consumer: ConsumerEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = consumer.module.table.update_item
+    real = consumer.module.table().update_item
 
     def flaky(**kwargs: Any) -> Any:
         if kwargs["Key"]["id"] == "flaky":
             raise RuntimeError("downstream unavailable")
         return real(**kwargs)
 
-    monkeypatch.setattr(consumer.module.table, "update_item", flaky)
+    monkeypatch.setattr(consumer.module.table(), "update_item", flaky)
     records, failed = consumer.handle(message("steady"), message("flaky"))
     assert failed == [records[1]["messageId"]]
     assert consumer.applied() == {"steady": 1}
-    monkeypatch.setattr(consumer.module.table, "update_item", real)
+    monkeypatch.setattr(consumer.module.table(), "update_item", real)
     # SQS redelivers only the failed record; the idempotency record of the failure must not block it.
     _, failed = consumer.handle(message("flaky"))
     assert failed == []

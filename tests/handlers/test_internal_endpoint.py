@@ -49,7 +49,7 @@ def caller() -> Iterator[tuple[ModuleType, Stubber]]:
         "WORKER_FUNCTION_NAME": WORKER, "POWERTOOLS_SERVICE_NAME": "caller",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     })
-    with Stubber(module.lambda_client) as stubber:
+    with Stubber(module.lambda_client()) as stubber:
         yield module, stubber
         stubber.assert_no_pending_responses()
 

@@ -257,7 +257,7 @@ def test_post_withdraws_the_request_when_the_queue_refuses_it(
     def refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "SendMessage")
 
-    monkeypatch.setattr(intake.module.sqs, "send_message", refuse)
+    monkeypatch.setattr(intake.module.sqs(), "send_message", refuse)
     reply = intake("POST", "/requests", '{"event": "ping"}')
     assert reply.status == 503
     assert reply.headers["Retry-After"] == "1"
