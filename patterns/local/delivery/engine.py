@@ -234,11 +234,19 @@ class Engine:
             heapq.heappush(self._tasks, (self.clock(), next(self._seq), task))
         return task.request_id
 
-    def schedule(self, seconds: float, action: Callable[[], None], description: str) -> Timer:
-        """Run ``action`` once ``seconds`` of AWS time have passed (virtual time while draining)."""
+    def schedule(
+        self, seconds: float, action: Callable[[], None], description: str, *, deadline: bool = False
+    ) -> Timer:
+        """Run ``action`` once ``seconds`` of AWS time have passed (virtual time while draining).
+
+        A ``deadline`` (a timeout: it fires only if the work it guards has not finished) is never
+        shortened by ``Settings.time_cap``: a server that is not draining must not time out an
+        execution after one real second. While draining it is skipped to like any other wait.
+        """
         timer = Timer(action, description)
+        due = self.clock() + max(seconds, 0.0) if deadline else self._due_in(seconds)
         with self._tasks_lock:
-            heapq.heappush(self._tasks, (self._due_in(seconds), next(self._seq), timer))
+            heapq.heappush(self._tasks, (due, next(self._seq), timer))
         return timer
 
     def _requeue(self, task: AsyncTask, wait_s: float) -> None:

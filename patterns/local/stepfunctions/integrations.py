@@ -129,11 +129,11 @@ class Heartbeat:
         self.run = run
         self.seconds = seconds
         self.name = name
-        self._timer = run.clock.timer(seconds, f"HeartbeatSeconds of task {name}")
+        self._timer = run.clock.timer(seconds, f"HeartbeatSeconds of task {name}", deadline=True)
 
     def beat(self) -> None:
         self._timer.cancel()
-        self._timer = self.run.clock.timer(self.seconds, f"HeartbeatSeconds of task {self.name}")
+        self._timer = self.run.clock.timer(self.seconds, f"HeartbeatSeconds of task {self.name}", deadline=True)
 
     def expired(self) -> bool:
         return self._timer.is_set()

@@ -34,7 +34,7 @@ _TASK_DEFAULT_TIMEOUT = 99999999.0
 class Clock:
     """Virtual time for one local cloud: ``now()`` and blocking waits on the engine's timers."""
 
-    def __init__(self, now: Callable[[], float], schedule: Callable[[float, Callable[[], None], str], Any]) -> None:
+    def __init__(self, now: Callable[[], float], schedule: Callable[..., Any]) -> None:
         self.now = now
         self._schedule = schedule
         self._lock = threading.Lock()
@@ -59,10 +59,11 @@ class Clock:
             waiting = list(self._waiting.values())
         return any(done() or stopped() for done, stopped in waiting)
 
-    def timer(self, seconds: float, description: str) -> Alarm:
-        """An alarm that goes off once ``seconds`` of virtual time have passed (cancel it when moot)."""
+    def timer(self, seconds: float, description: str, *, deadline: bool = False) -> Alarm:
+        """An alarm that goes off once ``seconds`` of virtual time have passed (cancel it when moot);
+        a ``deadline`` (TimeoutSeconds, HeartbeatSeconds) is never shortened in a server (engine.schedule)."""
         alarm = Alarm()
-        alarm.timer = self._schedule(seconds, alarm.fired.set, description)
+        alarm.timer = self._schedule(seconds, alarm.fired.set, description, deadline=deadline)
         return alarm
 
     def wait_for(self, done: Callable[[], bool], stopped: Callable[[], bool]) -> None:
@@ -385,7 +386,7 @@ class Interpreter:
                 outcome.set_exception(exc)
 
         self.run.spawn(work, f"task {name}")
-        deadline = self.run.clock.timer(timeout, f"TimeoutSeconds of task {name}") if timeout else None
+        deadline = self.run.clock.timer(timeout, f"TimeoutSeconds of task {name}", deadline=True) if timeout else None
         beat = call.heartbeat
         try:
             self.run.clock.wait_for(

@@ -109,6 +109,7 @@ class Execution:
                 seconds,
                 lambda: self.finish("TIMED_OUT", error="States.Timeout", cause="The execution timed out"),
                 f"TimeoutSeconds of {self.execution_arn}",
+                deadline=True,
             )
         self.service.spawn(lambda: self._main(definition), f"execution {self.execution_arn}")
 
