@@ -36,6 +36,7 @@ def build(scope: Construct, stack_id: str) -> Stack:
     CfnOutput(stack, "CacheTableName", value=reporting.cache_table.table_name)
     CfnOutput(stack, "OnFailureQueueUrl", value=reporting.on_failure_queue.queue_url)
     CfnOutput(stack, "ApiUrl", value=reporting.api.url)
+    CfnOutput(stack, "RestApiId", value=reporting.api.rest_api_id)
     return stack
 
 

@@ -184,6 +184,16 @@ def project(record: DynamoDBRecord, now: int) -> tuple[bool, dict[str, Delta]]:
     return applied, moved
 
 
+def _summary(records: list[DynamoDBRecord], applied: int, duplicates: int, *, ranks: int, poisoned: int) -> None:
+    """One line and three metrics per invocation, failed ones included (what they applied stays applied)."""
+    metrics.add_metric(name="RecordsApplied", unit=MetricUnit.Count, value=applied)
+    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=duplicates)
+    logger.info(
+        "batch projected", records=len(records), applied=applied, duplicates=duplicates, poisoned=poisoned,
+        ranks_written=ranks,
+    )
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -198,18 +208,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[Any
         except InvalidItem as error:
             metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
             logger.warning(
-                "poison record",
-                event_id=record.event_id,
+                "poison record", event_id=record.event_id, reason=str(error),
                 sequence_number=record.dynamodb.sequence_number if record.dynamodb else None,
-                reason=str(error),
-                batch_size=len(records),
             )
+            _summary(records, applied, duplicates, ranks=0, poisoned=1)
             raise
         changed.update(moved)
         applied, duplicates = applied + fresh, duplicates + (not fresh)
     ranks = rewrite_index(changed) if changed else 0
-    metrics.add_metric(name="RecordsApplied", unit=MetricUnit.Count, value=applied)
-    metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=duplicates)
-    logger.info("batch projected", records=len(records), applied=applied, duplicates=duplicates, ranks_written=ranks)
+    _summary(records, applied, duplicates, ranks=ranks, poisoned=0)
     return {"batchItemFailures": []}
 
