@@ -185,7 +185,8 @@ class ReadHeavyReporting(Construct):
         )
         self.view_table: ddb.ITable = view_table
         self.index_table: ddb.ITable = core.table(
-            self, "IndexTable", partition_key=RANK_KEY, table_props=dict(derived), table_props_name="derived_table_props"
+            self, "IndexTable", partition_key=RANK_KEY,
+            table_props=dict(derived), table_props_name="derived_table_props",
         )
         self.applied_table: ddb.ITable = core.table(
             self, "AppliedTable", partition_key=EVENT_ID, time_to_live_attribute=EXPIRES,

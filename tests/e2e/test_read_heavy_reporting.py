@@ -31,7 +31,10 @@ from tests.e2e._local_drive import drive_context
 STACK = "ReadHeavyReportingDemo"
 PROJECTOR = f"{STACK}/Reporting/Projector"
 CATEGORIES = [f"cat-{n}" for n in range(6)]
-POISON = {"poison-text": demo.order("poison-text", "cat-0", "lots"), "poison-nogroup": demo.order("poison-nogroup", None, 5)}
+POISON = {
+    "poison-text": demo.order("poison-text", "cat-0", "lots"),
+    "poison-nogroup": demo.order("poison-nogroup", None, 5),
+}
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +101,8 @@ def run(deployed) -> dict[str, Any]:
     cloud, stack = deployed
     ddb, table = cloud.client("dynamodb"), stack.outputs["SourceTableName"]
     ops = 0
-    orders = {f"order-{n:02d}": demo.order(f"order-{n:02d}", CATEGORIES[n % 6], Decimal(n * 3 + 1) / 4) for n in range(28)}
-    for n, (order_id, item) in enumerate(orders.items()):
+    orders = [demo.order(f"order-{n:02d}", CATEGORIES[n % 6], Decimal(n * 3 + 1) / 4) for n in range(28)]
+    for n, item in enumerate(orders):
         ddb.put_item(TableName=table, Item=item)
         ops += 1
         if n in (9, 19):  # the poison inserts, between good records

@@ -184,7 +184,9 @@ def test_each_function_may_do_only_what_its_handler_does(built) -> None:
     assert _actions_on(b, role, index_arn) == {"dynamodb:Query"}
     assert _actions_on(b, role, b.arn(p.index_table)) == {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     projector_ddb = {a for s in b.statements(role) for a in action_set(s) if a.startswith("dynamodb:")}
-    stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+    stream_reads = {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    }
     assert projector_ddb - stream_reads == {
         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
         "dynamodb:Query", "dynamodb:Scan",
@@ -273,8 +275,8 @@ def test_grants_write_the_source_and_invoke_the_api(built) -> None:
         ({"reader_options": core.FunctionOptions(environment={"CACHE_TABLE_NAME": "x"})}, "CACHE_TABLE_NAME"),
     ],
     ids=["source-both", "no-stream", "new-image-only", "source-key", "group-dotted", "value-empty", "group-id",
-         "same-fields", "top-zero", "top-101", "rank-by", "ttl-long", "ttl-short", "ttl-fraction", "batch-zero", "source-stream",
-         "derived-ttl", "derived-key", "projector-env", "reader-env"],
+         "same-fields", "top-zero", "top-101", "rank-by", "ttl-long", "ttl-short", "ttl-fraction", "batch-zero",
+         "source-stream", "derived-ttl", "derived-key", "projector-env", "reader-env"],
 )
 def test_fails_if_props_are_invalid(props: dict[str, Any], message: str) -> None:
     stack = Stack(new_app(), "Invalid")
