@@ -124,8 +124,9 @@ def _create_tables(ddb: Any) -> None:
     table("cache", "cache_key")
 
 
-@pytest.fixture
-def env() -> Iterator[Env]:
+@pytest.fixture(scope="module")
+def loaded() -> Iterator[Env]:
+    """One moto account, its tables and both handlers for the module (each test empties the tables)."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         _create_tables(ddb)
@@ -135,6 +136,17 @@ def env() -> Iterator[Env]:
             load_handler("read_heavy_reporting", "reader", settings),
             ddb,
         )
+
+
+KEYS = {"views": "view_key", "index": "rank", "applied": "event_id", "cache": "cache_key"}
+
+
+@pytest.fixture
+def env(loaded: Env) -> Env:
+    for table, key in KEYS.items():
+        for item in loaded.ddb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            loaded.ddb.delete_item(TableName=table, Key={key: item[key]})
+    return loaded
 
 
 def order(order_id: str, category: Any = "books", amount: Any = 10) -> dict[str, Any]:
