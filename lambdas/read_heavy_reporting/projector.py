@@ -17,6 +17,9 @@ it and described in the on-failure queue together with them.
 After a batch, the index table is rewritten from the views' ranking index (``ByRank``), with the
 views this batch changed read consistently (the index is eventually consistent); it is keyed by rank
 ``1`` .. ``TOP_N``, so it never holds more than ``TOP_N`` items, and only changed ranks are written.
+The index is a reporting read model, not a transaction: batches of different shards running at once
+rewrite it from what each of them read, so it can lag the views by one batch until the next batch
+rewrites it (the views themselves are exact).
 """
 
 from __future__ import annotations
@@ -64,8 +67,8 @@ def _view_update(group: str, delta: Delta) -> dict[str, Any]:
         "Update": {
             "TableName": VIEW_TABLE,
             "Key": {"view_key": {"S": group}},
-            "UpdateExpression": "SET board = :board ADD item_count :count, #total :total",
-            "ExpressionAttributeNames": {"#total": "total"},
+            "UpdateExpression": "SET #board = :board ADD item_count :count, #total :total",
+            "ExpressionAttributeNames": {"#board": "board", "#total": "total"},
             "ExpressionAttributeValues": {
                 ":board": {"S": BOARD},
                 ":count": {"N": str(delta.count)},
@@ -138,7 +141,8 @@ def rewrite_index(changed: set[str]) -> int:
     response = ddb().query(
         TableName=VIEW_TABLE,
         IndexName=RANK_INDEX,
-        KeyConditionExpression="board = :board",
+        KeyConditionExpression="#board = :board",
+        ExpressionAttributeNames={"#board": "board"},
         ExpressionAttributeValues={":board": {"S": BOARD}},
         ScanIndexForward=False,
         Limit=TOP_N + len(changed),

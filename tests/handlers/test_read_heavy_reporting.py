@@ -197,6 +197,14 @@ def test_the_index_holds_the_top_n_and_never_more(env: Env) -> None:
     assert env.index() == [(1, "g1", Decimal(10))]
 
 
+def test_ranking_by_count_orders_by_count_then_key(env: Env) -> None:
+    views = {k: {"view_key": k, "item_count": Decimal(c), "total": Decimal(t)}
+             for k, c, t in (("a", 3, 1), ("b", 1, 99), ("c", 3, 5), ("d", 2, 0))}
+    ranked = env.projector.rank(views, {"c": None, "e": {"view_key": "e", "item_count": Decimal(9), "total": 0}},
+                                "item_count", 3)
+    assert [v["view_key"] for v in ranked] == ["e", "a", "d"]  # c no longer exists; a before d by count
+
+
 @pytest.mark.parametrize(
     "bad",
     [order("p", None, 5), order("p", "", 5), order("p", 42, 5), order("p", "books", "lots"), order("p", "books", None),
