@@ -27,6 +27,7 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "Authorization": "authorization",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -44,6 +45,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers see the real classes
+    from patterns.authorization import Authorization
     from patterns.circuit_breaker import CircuitBreaker
     from patterns.command import Command
     from patterns.decoupled_messaging import DecoupledMessaging

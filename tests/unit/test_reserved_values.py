@@ -65,6 +65,9 @@ def _options(prop: str) -> Callable[[str, str], dict[str, Any]]:
 
 #: One entry per (pattern, FunctionOptions-like prop), each with a key that pattern's function reads.
 CLASHES = [
+    Clash("Authorization", "authorizer_options", "ROUTE_SCOPES", "Authorizer", _options("authorizer_options")),
+    # The protected function reads no wiring of its own: the variables it owns are Powertools'.
+    Clash("Authorization", "function_options", "POWERTOOLS_METRICS_NAMESPACE", "Handler", _options("function_options")),
     Clash("CircuitBreaker", "function_options", "DOWNSTREAM_FUNCTION_NAME", "Breaker", _options("function_options")),
     Clash("Command", "function_options", "ROUTES", "Router", _options("function_options")),
     Clash("Deduplication", "function_options", "WINDOW_TABLE_NAME", "Dedup", _options("function_options")),
