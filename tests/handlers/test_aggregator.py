@@ -70,19 +70,34 @@ class Downstreams:
         return {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(raw), len(raw)), **extra}
 
 
-@pytest.fixture
-def setup(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, Downstreams]]:
+def _create_table() -> None:
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded() -> Iterator[ModuleType]:
+    """One moto account and one import of the handler for the module (each costs seconds here)."""
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        )
-        module = load_handler("aggregator", "aggregator", ENV)
-        downstreams = Downstreams()
-        monkeypatch.setattr(module, "lambda_client", lambda: downstreams)
-        yield module, downstreams
+        _create_table()
+        yield load_handler("aggregator", "aggregator", ENV)
+
+
+@pytest.fixture
+def setup(loaded: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, Downstreams]]:
+    """A fresh scripted Lambda client and an empty cache table per test."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    if TABLE not in client.list_tables()["TableNames"]:
+        _create_table()
+    for item in client.scan(TableName=TABLE)["Items"]:
+        client.delete_item(TableName=TABLE, Key={"key": item["key"]})
+    downstreams = Downstreams()
+    monkeypatch.setattr(loaded, "lambda_client", lambda: downstreams)
+    yield loaded, downstreams
 
 
 def request(module: ModuleType, key: str = "customer-42", path: str | None = None) -> tuple[int, Any]:
