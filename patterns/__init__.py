@@ -28,6 +28,8 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "Authorization": "authorization",
+    "Aggregator": "aggregator",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -45,6 +47,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers see the real classes
+    from patterns.aggregator import Aggregator
+    from patterns.authorization import Authorization
     from patterns.circuit_breaker import CircuitBreaker
     from patterns.command import Command
     from patterns.decoupled_messaging import DecoupledMessaging

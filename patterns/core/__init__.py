@@ -4,7 +4,7 @@ Patterns call these builders instead of constructing queues, DLQs, functions, ta
 APIs or alarms by hand.
 """
 
-from . import nag, validation
+from . import auth, nag, validation
 from .alarms import AlarmOptions, PatternAlarms
 from .api import (
     ApiOptions,
@@ -73,6 +73,7 @@ __all__ = [
     "ValidatedApi",
     "access_log_bucket",
     "acknowledge_task_invokes",
+    "auth",
     "bucket",
     "bucket_notification",
     "bucket_pair",

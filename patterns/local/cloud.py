@@ -66,6 +66,7 @@ class _Cloud:
             account_id=self.account_id,
             region=self.region,
             backend_lock=self.core.lock,
+            clock=self.core.engine.clock,
             **self._front_door_options(),
         )
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))

@@ -13,7 +13,9 @@ sees the request:
   the ``X-Local-Cloud-Secret`` header → 403;
 - with ``credentials`` (access key id → secret access key), an AWS API request not signed with
   them: the access key id must be known and the SigV4 signature must verify → 403 with AWS's error
-  code (``MissingAuthenticationToken``, ``InvalidClientTokenId``, ``SignatureDoesNotMatch``).
+  code (``MissingAuthenticationToken``, ``InvalidClientTokenId``, ``SignatureDoesNotMatch``) —
+  except the documents AWS serves to anyone (``PUBLIC_GET``: a user pool's JWKS and OpenID
+  configuration, which token verifiers fetch without credentials).
 
 ``cors=True`` answers preflights of allowlisted origins itself and adds ``Access-Control-Allow-Origin``
 for them (nothing for any other origin: moto's own reflect-every-origin CORS is switched off).
@@ -30,6 +32,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import socket
 import threading
 import urllib.parse
@@ -37,6 +40,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: Unsigned GETs AWS answers: ``https://cognito-idp.<region>.amazonaws.com/<pool id>/.well-known/...``.
+PUBLIC_GET = re.compile(r"^/[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+/\.well-known/(?:jwks\.json|openid-configuration)$")
 
 #: The header carrying the per-server secret of the control plane and /moto-api/.
 SECRET_HEADER = "X-Local-Cloud-Secret"
@@ -335,7 +340,8 @@ class Guard:
             if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
                 return _deny(respond, "MissingSecret", f"{path} needs the server's secret in {SECRET_HEADER}")
             return self.app(environ, respond)
-        if self.credentials is not None:
+        public = method in ("GET", "HEAD") and PUBLIC_GET.match(path) is not None
+        if self.credentials is not None and not public:
             try:
                 verify_sigv4(environ, self.credentials)
             except SigV4Error as exc:

@@ -31,6 +31,7 @@ def _pillow(stack: Stack) -> lambda_.ILayerVersion:
 
 #: The props a pattern cannot do without (callables are called with the stack).
 REQUIRED: dict[str, dict[str, Any]] = {
+    "Aggregator": {"downstreams": lambda s: {"profile": lambda_.Function.from_function_name(s, "Profile", "profile")}},
     "CircuitBreaker": {"downstream": lambda s: lambda_.Function.from_function_name(s, "Downstream", "provider")},
     "Command": {"commands": {"ping": {1: CommandHandler(handler="index.handler")}}},
     "FanOutFanIn": {"pillow_layer": _pillow},
@@ -65,6 +66,10 @@ def _options(prop: str) -> Callable[[str, str], dict[str, Any]]:
 
 #: One entry per (pattern, FunctionOptions-like prop), each with a key that pattern's function reads.
 CLASHES = [
+    Clash("Aggregator", "function_options", "DOWNSTREAMS", "Handler", _options("function_options")),
+    Clash("Authorization", "authorizer_options", "ROUTE_SCOPES", "Authorizer", _options("authorizer_options")),
+    # The protected function reads no wiring of its own: the variables it owns are Powertools'.
+    Clash("Authorization", "function_options", "POWERTOOLS_METRICS_NAMESPACE", "Handler", _options("function_options")),
     Clash("CircuitBreaker", "function_options", "DOWNSTREAM_FUNCTION_NAME", "Breaker", _options("function_options")),
     Clash("Command", "function_options", "ROUTES", "Router", _options("function_options")),
     Clash("Deduplication", "function_options", "WINDOW_TABLE_NAME", "Dedup", _options("function_options")),

@@ -92,8 +92,11 @@ class FrontDoor:
         backend_lock: contextlib.AbstractContextManager[Any] | None = None,
         allowed_origins: Iterable[str] | None = None,
         read_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.account_id = account_id
+        #: Epoch seconds on the cloud's clock: authorizer result TTLs and token expiry are judged on it.
+        self.clock = clock
         #: None: browsers' origins are not checked (the API's CORS answers, as on AWS). A tuple (a
         #: server's allowlist): a request from a foreign origin is refused (403) unless that origin is
         #: allowlisted or the deployed API's own CORS configuration allows it.
@@ -311,15 +314,18 @@ class FrontDoor:
 
     # -- authorizer cache ------------------------------------------------------------------------
 
-    def _cached(self, key: tuple[Any, ...], ttl: int, compute: Callable[[], Any]) -> Any:
+    def _cached(self, key: tuple[Any, ...], ttl: int, compute: Callable[[], tuple[bool, Any]]) -> Any:
+        """``compute()`` gives (cacheable, value); a cacheable value is reused for ``ttl`` seconds of the
+        cloud's clock. API Gateway caches the policy an authorizer returned, never a failed invocation."""
         if ttl <= 0:
-            return compute()
-        now = time.monotonic()
+            return compute()[1]
+        now = self.clock()
         with self._auth_cache_lock:
             hit = self._auth_cache.get(key)
             if hit and hit[0] > now:
                 return hit[1]
-        value = compute()
-        with self._auth_cache_lock:
-            self._auth_cache[key] = (now + ttl, value)
+        cacheable, value = compute()
+        if cacheable:
+            with self._auth_cache_lock:
+                self._auth_cache[key] = (now + ttl, value)
         return value

@@ -248,6 +248,7 @@ class _HttpInvocation(_Invocation):
                 issuers=[config.get("issuer", "")],
                 audience=list(config.get("audience") or []),
                 account_id=self.door.account_id,
+                now=self.door.clock(),
             )
         except Exception:
             raise _GatewayError("UNAUTHORIZED", 401, "Unauthorized") from None
@@ -278,14 +279,16 @@ class _HttpInvocation(_Invocation):
             event.pop("isBase64Encoded", None)
             event.update({"type": "REQUEST", "methodArn": self.route_arn, "identitySource": ",".join(values)})
 
-        def call() -> Any:
+        def call() -> tuple[bool, Any]:
             try:
-                return ("ok", self.door.invoke(function_arn, event))
+                result = self.door.invoke(function_arn, event)
             except (LambdaInvocationError, _IntegrationFailure):
-                return ("error", None)
+                return False, ("error", None)
+            return isinstance(result, dict), ("ok", result)
 
         ttl = int(authorizer.auth_result_ttl or 0) if sources else 0
-        outcome, result = self.door._cached((self.api.api_id, authorizer.id, *values), ttl, call)
+        key = (self.api.api_id, self.stage.name, authorizer.id, *values)
+        outcome, result = self.door._cached(key, ttl, call)
         if outcome == "error" or not isinstance(result, dict):
             raise _GatewayError("AUTHORIZER_FAILURE", 500, "Internal Server Error")
         if authorizer.enable_simple_response and version == "2.0":

@@ -185,18 +185,19 @@ class _RestInvocation(_Invocation):
         if function_arn is None:
             raise _GatewayError("AUTHORIZER_CONFIGURATION_ERROR", 500, None)
 
-        def call() -> Any:
+        def call() -> tuple[bool, Any]:
             started = time.monotonic()
             try:
                 result = self.door.invoke(function_arn, event)
             except LambdaInvocationError as error:
-                return ("error", error.payload.get("errorMessage"), 0)
+                return False, ("error", error.payload.get("errorMessage"), 0)
             except _IntegrationFailure:
-                return ("error", None, 0)
-            return ("ok", result, int((time.monotonic() - started) * 1000))
+                return False, ("error", None, 0)
+            # Only a policy is cached; a malformed answer is a 500 for every request until it is fixed.
+            return isinstance(result, dict), ("ok", result, int((time.monotonic() - started) * 1000))
 
         ttl = int(authorizer.authorizer_result_ttl or 0) if cache_key is not None else 0
-        key = (self.api.id, authorizer.id, *(cache_key or ()))
+        key = (self.api.id, self.stage.name, authorizer.id, *(cache_key or ()))
         outcome, result, latency = self.door._cached(key, ttl, call)
         if outcome == "error":
             if result == "Unauthorized":
@@ -230,7 +231,9 @@ class _RestInvocation(_Invocation):
             parts = arn.split(":")
             issuers.append(f"https://cognito-idp.{parts[3]}.amazonaws.com/{parts[5].split('/', 1)[1]}")
         try:
-            claims = _verify_jwt(token, issuers=issuers, audience=None, account_id=self.door.account_id)
+            claims = _verify_jwt(
+                token, issuers=issuers, audience=None, account_id=self.door.account_id, now=self.door.clock()
+            )
         except Exception:
             raise _GatewayError("UNAUTHORIZED", 401, "Unauthorized") from None
         scopes = self.method.authorization_scopes or []
@@ -708,6 +711,7 @@ class _RestInvocation(_Invocation):
             "UNAUTHORIZED": "UnauthorizedException",
             "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
             "ACCESS_DENIED": "AccessDeniedException",
+            "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
             "BAD_REQUEST_BODY": "BadRequestException",
             "BAD_REQUEST_PARAMETERS": "BadRequestException",
         }
