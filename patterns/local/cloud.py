@@ -66,6 +66,7 @@ class _Cloud:
             account_id=self.account_id,
             region=self.region,
             backend_lock=self.core.lock,
+            clock=self.core.engine.clock,
             **self._front_door_options(),
         )
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
@@ -278,6 +279,18 @@ class _Cloud:
         except LocalCloudError:
             api_id = api
         return str(self._front_door.url_for(api_id, stage))
+
+    def function_url(self, function: str) -> str:
+        """Base URL of a function's URL (AWS::Lambda::Url) on the local front door."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        name = self.function_name(function)
+        with self.core.lock:
+            moto_function = self.core.moto_function(name)
+            config = getattr(moto_function, "url_config", None)
+        if config is None:
+            raise LocalCloudError(f"function {name} has no function URL")
+        return str(self._front_door.function_url_for(config.url))
 
 
 class LocalCloud(_Cloud):

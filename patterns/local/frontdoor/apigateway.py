@@ -40,6 +40,7 @@ from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
 from .http import _HttpInvocation
+from .limits import Limits
 from .requests import (
     _LOG,
     InvokeFn,
@@ -77,6 +78,8 @@ class _RequestHandler(WSGIRequestHandler):
 class FrontDoor:
     """Serves the API Gateway APIs deployed into moto over real HTTP on 127.0.0.1.
 
+    ``clock`` is the time throttling and quotas are measured on (the local cloud passes its
+    virtual clock, so ``advance()`` refills token buckets and starts new quota periods).
     ``invoke(function_arn, event)`` runs a Lambda synchronously and returns its result, raising on a
     function error; by default it calls moto's Lambda backend (which the local cloud's runtime hook
     makes run the real handler). ``backend_lock`` (optional) is held around every moto backend
@@ -92,6 +95,7 @@ class FrontDoor:
         backend_lock: contextlib.AbstractContextManager[Any] | None = None,
         allowed_origins: Iterable[str] | None = None,
         read_timeout: float = 30.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.account_id = account_id
         #: None: browsers' origins are not checked (the API's CORS answers, as on AWS). A tuple (a
@@ -107,6 +111,8 @@ class FrontDoor:
         self._dispatcher = _ServiceDispatcher()
         self._auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._auth_cache_lock = threading.Lock()
+        #: Throttling buckets and usage plan quotas, on ``clock`` (the local cloud's clock; wall time by default).
+        self.limits = Limits(clock or time.time)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -186,6 +192,11 @@ class FrontDoor:
             raise RuntimeError("FrontDoor is not started")
         return self._base_url
 
+    @property
+    def base_url_or_none(self) -> str | None:
+        """The base URL while serving (HTTP integrations to deployed APIs come back here), else None."""
+        return self._base_url if self._server is not None else None
+
     def url_for(self, api_id: str, stage: str) -> str:
         """The base URL under which ``/<resource path>`` of that API stage is served."""
         if stage == "$default":
@@ -262,6 +273,8 @@ class FrontDoor:
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
         segments = request.path.split("/")[1:]
+        if ".lambda-url." in host or segments[:1] == ["lambda-url"]:
+            return self._function_url(request, environ, host, segments)
         if ".execute-api." in host:
             api_id = host.split(".", 1)[0]
             rest = segments
@@ -308,6 +321,37 @@ class FrontDoor:
                 return _HttpInvocation(self, http_api, stages["$default"], build(rest, "")).run()
             return _json_reply(404, {"message": "Not Found"})
         return _json_reply(404, {"message": f"No API with id {api_id!r} is deployed in the local cloud"})
+
+    def _function_url(self, request: Request, environ: dict[str, Any], host: str, segments: list[str]) -> _Reply:
+        from .function_urls import _FunctionUrlInvocation, find_function_url
+
+        if ".lambda-url." in host:
+            url_id, rest = host.split(".", 1)[0], segments
+        else:
+            url_id, rest = (segments[1] if len(segments) > 1 else ""), segments[2:]
+        function = find_function_url(self, url_id)
+        if function is None:
+            return _json_reply(404, {"Message": f"No function URL {url_id!r} is deployed in the local cloud"})
+        path = "/" + "/".join(rest)
+        query_string = request.query_string.decode("latin-1")
+        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        built = _Request(
+            method=request.method.upper(),
+            path=path,
+            raw_path=path,
+            raw_query=query_string,
+            query=urllib.parse.parse_qsl(query_string, keep_blank_values=True),
+            headers=[(k, v) for k, v in raw_headers],
+            body=request.get_data(),
+            source_ip=request.remote_addr or "127.0.0.1",
+            host=host,
+        )
+        return _FunctionUrlInvocation(self, function, url_id, built).run()
+
+    def function_url_for(self, function_url: str) -> str:
+        """The local URL of a function URL (``https://<id>.lambda-url.<region>.on.aws/``)."""
+        url_id = function_url.split("//", 1)[-1].split(".", 1)[0]
+        return f"{self.base_url}/lambda-url/{url_id}"
 
     # -- authorizer cache ------------------------------------------------------------------------
 
