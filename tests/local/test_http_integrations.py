@@ -360,3 +360,16 @@ def test_http_api_stage_throttle(cloud: Deployed) -> None:
 
     assert statuses == [200, 200, 429]
     assert refused.json() == {"message": "Too Many Requests"}
+
+
+def test_a_deleted_function_url_no_longer_resolves_and_its_routes_answer_502(cloud: Deployed) -> None:
+    # Last in the module: it removes the service's URL.
+    name = physical_id(cloud.local, STACK, "Service", "AWS::Lambda::Function")
+    before = cloud.calls("Service")
+    cloud.local.client("lambda").delete_function_url_config(FunctionName=name)
+
+    response = requests.get(f"{cloud.v1}/legacy/orders/1", timeout=5)
+
+    assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
+    assert cloud.calls("Service") == before
+    assert requests.get(f"{cloud.v1}/fast", timeout=5).status_code == 200

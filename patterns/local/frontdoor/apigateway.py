@@ -192,10 +192,22 @@ class FrontDoor:
             raise RuntimeError("FrontDoor is not started")
         return self._base_url
 
-    @property
-    def base_url_or_none(self) -> str | None:
-        """The base URL while serving (HTTP integrations to deployed APIs come back here), else None."""
-        return self._base_url if self._server is not None else None
+    def resolve_integration_url(self, url: str) -> tuple[str, str | None]:
+        """Where an HTTP integration's URL goes: an API or function URL deployed here is served by
+        this front door (url, Host header); a function URL that no longer exists does not resolve,
+        as its DNS name stops resolving on AWS; any other URL is called as it is."""
+        from .function_urls import find_function_url
+        from .requests import _BackendUnreachable, local_url
+
+        if self._server is None or self._base_url is None:
+            return url, None
+        local = local_url(url, self._base_url)
+        if local is None:
+            return url, None
+        target, host, kind, endpoint_id = local
+        if kind == "lambda-url" and find_function_url(self, endpoint_id) is None:
+            raise _BackendUnreachable(f"{url}: no function URL {endpoint_id} (the name does not resolve)")
+        return target, host
 
     def url_for(self, api_id: str, stage: str) -> str:
         """The base URL under which ``/<resource path>`` of that API stage is served."""

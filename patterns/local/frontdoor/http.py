@@ -434,7 +434,7 @@ class _HttpInvocation(_Invocation):
             headers,
             self.request.body,
             integration_timeout(integration.timeout_in_millis, "HTTP"),
-            self.door.base_url_or_none,
+            self.door.resolve_integration_url,
         )
         return _Reply(status, [(k, v) for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP], payload)
 

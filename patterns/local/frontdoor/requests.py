@@ -254,17 +254,17 @@ def integration_timeout(value: Any, kind: str) -> float:
     return max(millis, 50) / 1000
 
 
-def local_url(url: str, base_url: str | None) -> tuple[str, str | None]:
-    """Rewrite an AWS endpoint URL this local cloud serves to the front door; (url, Host header or None)."""
-    if base_url is None:
-        return url, None
+def local_url(url: str, base_url: str) -> tuple[str, str, str, str] | None:
+    """An AWS endpoint URL this local cloud serves, rewritten to the front door at ``base_url``:
+    (url, Host header, kind, id), or None for any other URL."""
     parts = urllib.parse.urlsplit(url)
     match = _LOCAL_HOSTS.match(parts.hostname or "")
     if not match:
-        return url, None
+        return None
     base = urllib.parse.urlsplit(base_url)
-    host = f"{match.group('id')}.{match.group('kind')}.localhost:{base.port}"
-    return urllib.parse.urlunsplit(("http", base.netloc, parts.path or "/", parts.query, "")), host
+    kind, endpoint_id = match.group("kind").lower(), match.group("id")
+    host = f"{endpoint_id}.{kind}.localhost:{base.port}"
+    return urllib.parse.urlunsplit(("http", base.netloc, parts.path or "/", parts.query, "")), host, kind, endpoint_id
 
 
 class _IntegrationTimeout(Exception):
@@ -275,21 +275,27 @@ class _BackendUnreachable(Exception):
     """The HTTP backend refused or dropped the connection (API Gateway: 502)."""
 
 
+#: Where an integration URL is sent: (url, Host header or None); raises _BackendUnreachable.
+LocalResolver = Callable[[str], tuple[str, str | None]]
+
+
 def _http_call(
     method: str,
     url: str,
     headers: dict[str, str],
     body: bytes,
     timeout: float,
-    base_url: str | None = None,
+    resolve: LocalResolver | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """Call an HTTP integration endpoint (no proxies) within ``timeout`` seconds.
 
-    A URL of an API or function URL deployed here goes to the front door (``base_url``); a backend
-    that is slower than the timeout raises _IntegrationTimeout, one that cannot be reached
+    ``resolve`` sends URLs of APIs and function URLs deployed here to the front door; a backend
+    slower than the timeout raises _IntegrationTimeout, one that cannot be reached
     _BackendUnreachable — the two failures API Gateway answers differently.
     """
-    url, host = local_url(url, base_url)
+    host = None
+    if resolve is not None:
+        url, host = resolve(url)
     if host is not None:
         headers = {k: v for k, v in headers.items() if k.lower() != "host"}
         headers["Host"] = host

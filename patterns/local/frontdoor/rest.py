@@ -607,7 +607,7 @@ class _RestInvocation(_Invocation):
                 headers,
                 body,
                 integration_timeout(integration.timeout_in_millis, "REST"),
-                self.door.base_url_or_none,
+                self.door.resolve_integration_url,
             )
         return self._integration_response(integration, str(response[0]), response)
 
@@ -744,7 +744,7 @@ class _RestInvocation(_Invocation):
             forwarded,
             self.request.body,
             integration_timeout(integration.timeout_in_millis, "REST"),
-            self.door.base_url_or_none,
+            self.door.resolve_integration_url,
         )
         kept = [(k, v) for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP]
         return _Reply(status, kept, payload)
