@@ -81,7 +81,7 @@ def _build(app: Any) -> list[str]:
             stage_name="v1",
             variables={"fn": v1.function_name, "backend": backend.value_as_string},
             method_options={
-                "/limited/GET": apigw.MethodDeploymentOptions(throttling_rate_limit=1, throttling_burst_limit=2)
+                "/limited/GET": apigw.MethodDeploymentOptions(throttling_rate_limit=0.01, throttling_burst_limit=2)
             },
         ),
     )
@@ -155,7 +155,7 @@ def _build(app: Any) -> list[str]:
                 stage=api.deployment_stage,
                 throttle=[
                     apigw.ThrottlingPerMethod(
-                        method=keyed, throttle=apigw.ThrottleSettings(rate_limit=1, burst_limit=1)
+                        method=keyed, throttle=apigw.ThrottleSettings(rate_limit=0.01, burst_limit=1)
                     )
                 ],
             ),
@@ -181,7 +181,7 @@ def _build(app: Any) -> list[str]:
         ),
     )
     http_api.add_stage(
-        "Live", stage_name="live", auto_deploy=True, throttle=apigwv2.ThrottleSettings(rate_limit=1, burst_limit=2)
+        "Live", stage_name="live", auto_deploy=True, throttle=apigwv2.ThrottleSettings(rate_limit=0.01, burst_limit=2)
     )
 
     cdk.CfnOutput(stack, "ApiId", value=api.rest_api_id)
@@ -326,7 +326,7 @@ def test_api_key_required_method_is_403_without_a_valid_key(cloud: Deployed) -> 
 def test_stage_method_throttle_is_a_token_bucket_on_the_cloud_clock(cloud: Deployed) -> None:
     statuses = [requests.get(f"{cloud.v1}/limited", timeout=5).status_code for _ in range(4)]
     refused = requests.get(f"{cloud.v1}/limited", timeout=5)
-    cloud.local.advance(1.0)
+    cloud.local.advance(100.0)  # 0.01 requests/s: one token back
     refilled = requests.get(f"{cloud.v1}/limited", timeout=5)
 
     assert statuses == [200, 200, 429, 429]
