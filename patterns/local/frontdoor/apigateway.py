@@ -17,9 +17,15 @@ and does what API Gateway does:
 - HTTP APIs (v2): ``METHOD /path`` and ``$default`` routes, Lambda proxy payload 2.0 (and 1.0),
   simplified responses, Lambda REQUEST and JWT authorizers, AWS service integrations
   (``IntegrationSubtype``), HTTP_PROXY and CORS.
+- Both: HTTP integrations within their TimeoutInMillis (REST: 504 ``Endpoint request timed out``;
+  HTTP APIs: 503 ``Service Unavailable``; an unreachable backend: 502 / 500), integration URLs of
+  APIs and function URLs deployed here served by this front door, throttling and usage plan quotas
+  (:mod:`patterns.local.frontdoor.limits`) → 429.
+- Lambda function URLs (:mod:`patterns.local.frontdoor.function_urls`): AuthType NONE / AWS_IAM.
 
 URLs: ``http://127.0.0.1:PORT/<api_id>/<stage>/<path>`` (``$default`` stages: no stage segment), or
-host-style ``http://<api_id>.execute-api.localhost:PORT/<stage>/<path>`` when a client sets Host.
+host-style ``http://<api_id>.execute-api.localhost:PORT/<stage>/<path>`` when a client sets Host;
+function URLs: ``http://127.0.0.1:PORT/lambda-url/<url_id>/<path>`` or ``Host: <url_id>.lambda-url.localhost:PORT``.
 """
 
 from __future__ import annotations
