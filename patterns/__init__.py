@@ -30,6 +30,7 @@ _CONSTRUCTS: dict[str, str] = {
     "CircuitBreaker": "circuit_breaker",
     "Authorization": "authorization",
     "Aggregator": "aggregator",
+    "GatewayRouter": "gateway_router",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.deduplication import Deduplication
     from patterns.event_driven_processor import EventDrivenProcessor
     from patterns.fan_out_fan_in import FanOutFanIn
+    from patterns.gateway_router import GatewayRouter
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
     from patterns.pipes_and_filters import PipesAndFilters

@@ -280,6 +280,18 @@ class _Cloud:
             api_id = api
         return str(self._front_door.url_for(api_id, stage))
 
+    def function_url(self, function: str) -> str:
+        """Base URL of a function's URL (AWS::Lambda::Url) on the local front door."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        name = self.function_name(function)
+        with self.core.lock:
+            moto_function = self.core.moto_function(name)
+            config = getattr(moto_function, "url_config", None)
+        if config is None:
+            raise LocalCloudError(f"function {name} has no function URL")
+        return str(self._front_door.function_url_for(config.url))
+
 
 class LocalCloud(_Cloud):
     """moto in-process with the local cloud's hooks: the pytest entry point.

@@ -35,6 +35,9 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "CircuitBreaker": {"downstream": lambda s: lambda_.Function.from_function_name(s, "Downstream", "provider")},
     "Command": {"commands": {"ping": {1: CommandHandler(handler="index.handler")}}},
     "FanOutFanIn": {"pillow_layer": _pillow},
+    "GatewayRouter": {
+        "routes": lambda s: [core.Route(path="/o", backend=lambda_.Function.from_function_name(s, "Backend", "b"))]
+    },
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
     "ScheduledService": {"checks": [HealthCheck(name="Home", url="https://shop.example.com/")]},
@@ -77,6 +80,7 @@ CLASHES = [
     Clash("EventDrivenProcessor", "function_options", "OUTPUT_BUCKET", "Processor", _options("function_options")),
     Clash("FanOutFanIn", "worker_options", "OUTPUT_BUCKET", "ThumbnailWorker", _options("worker_options")),
     Clash("FanOutFanIn", "fan_in_options", "JOBS_TABLE", "FanIn", _options("fan_in_options")),
+    Clash("GatewayRouter", "function_options", "ROUTES", "Directory", _options("function_options")),
     Clash("InternalEndpoint", "function_options", "WORKER_FUNCTION_NAME", "Caller", _options("function_options")),
     Clash("MapReduce", "splitter_options", "CHUNK_QUEUE_URL", "Splitter", _options("splitter_options")),
     Clash("MapReduce", "mapper_options", "RESULTS_TABLE", "Mapper", _options("mapper_options")),

@@ -13,15 +13,18 @@ from .requests import (
     _LOG,
     _STAGE_VARIABLE,
     LambdaInvocationError,
+    _BackendUnreachable,
     _decode_body,
     _GatewayError,
     _http_call,
     _IntegrationFailure,
+    _IntegrationTimeout,
     _Invocation,
     _json_reply,
     _lambda_arn,
     _Reply,
     _Request,
+    integration_timeout,
     match_path,
     rank_template,
 )
@@ -66,6 +69,7 @@ class _HttpInvocation(_Invocation):
             try:
                 with self.door._lock:
                     self._match()
+                self._throttle()
                 self._authorize()
                 reply = self._integrate()
             except _GatewayError as error:
@@ -97,6 +101,15 @@ class _HttpInvocation(_Invocation):
             self.route = default
         else:
             raise _GatewayError("RESOURCE_NOT_FOUND", 404, "Not Found")
+
+    def _throttle(self) -> None:
+        """The stage's route throttle (RouteSettings of this route key, else DefaultRouteSettings) → 429."""
+        route_settings = (getattr(self.stage, "route_settings", None) or {}).get(self.route_key) or {}
+        defaults = getattr(self.stage, "default_route_settings", None) or {}
+        rate = route_settings.get("throttlingRateLimit", defaults.get("throttlingRateLimit"))
+        burst = route_settings.get("throttlingBurstLimit", defaults.get("throttlingBurstLimit"))
+        if not self.door.limits.take(("http-stage", self.api.api_id, self.stage.name, self.route_key), rate, burst):
+            raise _GatewayError("THROTTLED", 429, "Too Many Requests")
 
     @property
     def route_arn(self) -> str:
@@ -322,7 +335,11 @@ class _HttpInvocation(_Invocation):
                 return self._lambda(integration)
             if kind == "HTTP_PROXY":
                 return self._http_proxy(integration)
-        except _IntegrationFailure as failure:
+        except _IntegrationTimeout as failure:
+            # HTTP APIs answer a backend slower than the integration timeout with 503, not 504.
+            _LOG.warning("integration timed out for %s %s: %s", self.request.method, self.request.path, failure)
+            raise _GatewayError("INTEGRATION_TIMEOUT", 503, "Service Unavailable") from None
+        except (_IntegrationFailure, _BackendUnreachable) as failure:
             _LOG.warning("integration failed for %s %s: %s", self.request.method, self.request.path, failure)
             raise _GatewayError("INTEGRATION_FAILURE", 500, "Internal Server Error") from None
         raise _GatewayError("INTEGRATION_FAILURE", 500, "Internal Server Error")
@@ -419,7 +436,8 @@ class _HttpInvocation(_Invocation):
             url,
             headers,
             self.request.body,
-            (integration.timeout_in_millis or 30000) / 1000,
+            integration_timeout(integration.timeout_in_millis, "HTTP"),
+            self.door.resolve_integration_url,
         )
         return _Reply(status, [(k, v) for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP], payload)
 
