@@ -39,6 +39,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
+from . import domains
 from .http import _HttpInvocation
 from .requests import (
     _LOG,
@@ -261,13 +262,16 @@ class FrontDoor:
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
+        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        custom_domain = domains.dispatch(self, request, raw_headers, host)
+        if custom_domain is not None:
+            return custom_domain
         segments = request.path.split("/")[1:]
         if ".execute-api." in host:
             api_id = host.split(".", 1)[0]
             rest = segments
         else:
             api_id, rest = (segments[0] if segments else ""), segments[1:]
-        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
         from moto.apigateway.models import apigateway_backends
         from moto.apigatewayv2.models import apigatewayv2_backends
 
