@@ -185,3 +185,36 @@ def test_fails_if_a_stack_whose_export_is_in_use_is_deleted_and_deletes_once_it_
     exports = {e["Name"] for e in cloud.client("cloudformation").list_exports()["Exports"]}
     assert "Delete:TableName" not in exports
     assert json.dumps(sorted(exports)).count("Delete:") == 0
+
+
+def weak_consumer(producer_stack: str, output: str = "TableName") -> dict[str, Any]:
+    """What CDK emits with ``@aws-cdk/core:defaultCrossStackReferences: weak`` (this project's cdk.json)."""
+    spec = {"StackName": producer_stack, "Region": {"Ref": "AWS::Region"}, "OutputName": output}
+    value = {"Fn::GetStackOutput": spec}
+    return {
+        "Resources": {"Role": ROLE, "Reader": _function({"TABLE": value})},
+        "Outputs": {"Imported": {"Value": value}},
+    }
+
+
+def test_a_weak_reference_reads_the_output_and_does_not_pin_the_producer(cloud: LocalCloud) -> None:
+    # GIVEN a producer whose output has no export, and a consumer reading it with Fn::GetStackOutput
+    template = producer("Weak", export=False)
+    template["Outputs"]["TableName"] = {"Value": {"Ref": "Table"}}
+    made = cloud.deploy_template(template, "WeakProducer")
+    used = cloud.deploy_template(weak_consumer("WeakProducer"), "WeakConsumer")
+    # THEN the consumer got the value at deploy time
+    assert used.outputs["Imported"] == made.physical_id("Table")
+    assert cloud.invoke(used.physical_id("Reader"), {})["table"] == made.physical_id("Table")
+    # AND the producer deletes although the consumer still refers to it (a weak reference, as AWS documents)
+    cloud.destroy("WeakProducer")
+    assert "WeakProducer" not in {s.name for s in cloud.stacks()}
+    assert cloud.stack("WeakConsumer").outputs["Imported"] == made.physical_id("Table")
+
+
+def test_fails_if_a_weak_reference_names_an_output_that_does_not_exist(cloud: LocalCloud) -> None:
+    cloud.deploy_template(producer("Missing", export=False), "MissingProducer")
+    with pytest.raises(DeployError, match="Fn::GetStackOutput: stack MissingProducer has no output Nope"):
+        cloud.deploy_template(weak_consumer("MissingProducer", "Nope"), "MissingConsumer")
+    with pytest.raises(DeployError, match="Fn::GetStackOutput: no stack NoSuchStack"):
+        cloud.deploy_template(weak_consumer("NoSuchStack"), "MissingConsumer2")

@@ -10,7 +10,10 @@ export X as it is in use by Y") and leaves the exporting stack as it was. Here:
   Value expression changes, fails the update (so the stack's resources stay untouched);
 - after an update, the region's export list is the stack's new exports (names stay unique);
 - deleting a stack whose export is in use fails with DELETE_FAILED, nothing deleted;
-- a new stack's exports are read once its resources exist (moto reads them first, see install).
+- a new stack's exports are read once its resources exist (moto reads them first, see install);
+- ``Fn::GetStackOutput`` (the weak reference CDK's ``@aws-cdk/core:defaultCrossStackReferences:
+  weak`` emits; moto does not know it) reads another stack's output at create/update time, with no
+  export and no guard, as AWS documents: a later change of the producer does not reach the consumer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from ..errors import LocalCloudError
 if TYPE_CHECKING:
     from ..core.hooks import Patcher
 
-__all__ = ["check_update", "check_values_kept", "exported_values", "importers", "install", "registered", "sync"]
+__all__ = [
+    "check_update", "check_values_kept", "exported_values", "importers", "install", "registered",
+    "stack_output",
+    "sync",
+]
 
 
 def _backend(stack: Any) -> Any:
@@ -58,6 +65,33 @@ def _imported_names(stack: Any) -> set[str]:
 
     walk(stack.template_dict)
     return found
+
+
+def stack_output(spec: Any, resources_map: Any, clean: Callable[[Any, Any], Any]) -> Any:
+    """The value ``Fn::GetStackOutput`` resolves to: the named output of a live stack (this account)."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    if not isinstance(spec, dict) or not {"StackName", "OutputName"} <= set(spec):
+        raise LocalCloudError(f"Fn::GetStackOutput needs StackName and OutputName (given {spec!r})")
+    account = resources_map._account_id
+    stack_name = str(clean(spec["StackName"], resources_map))
+    output_name = str(clean(spec["OutputName"], resources_map))
+    region = str(clean(spec.get("Region") or resources_map._region_name, resources_map))
+    role = spec.get("RoleArn")
+    if role is not None and str(clean(role, resources_map)).split(":")[4:5] != [account]:
+        raise LocalCloudError(
+            f"Fn::GetStackOutput of {stack_name}.{output_name}: a cross-account RoleArn is not supported by the "
+            "local cloud (it holds one account)"
+        )
+    backend = cloudformation_backends[account][region]
+    live = (s for s in backend.stacks.values() if not s.status.startswith("DELETE"))
+    stack = next((s for s in live if stack_name in (s.name, s.stack_id)), None)
+    if stack is None:
+        raise LocalCloudError(f"Fn::GetStackOutput: no stack {stack_name} in {region}")
+    output = stack.output_map[output_name] if output_name in (stack.template_dict.get("Outputs") or {}) else None
+    if output is None:
+        raise LocalCloudError(f"Fn::GetStackOutput: stack {stack_name} has no output {output_name}")
+    return output.value
 
 
 def importers(backend: Any, export_name: str, *, besides: Any = None) -> list[str]:

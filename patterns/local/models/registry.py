@@ -292,6 +292,8 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         return resource_class_from_type(resource_type)
 
     def strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
+            return exports.stack_output(resource_json["Fn::GetStackOutput"], resources_map, strict_clean_json)
         if isinstance(resource_json, dict) and isinstance(resource_json.get("Ref"), str):
             check_ref(resource_json["Ref"], resources_map)
         cleaned = _strict_clean_json(resource_json, resources_map)
