@@ -27,6 +27,7 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "Microservice": "microservices",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.fan_out_fan_in import FanOutFanIn
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
+    from patterns.microservices import Microservice
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
