@@ -19,7 +19,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request
 
@@ -30,7 +30,7 @@ from .rest import _RestInvocation
 if TYPE_CHECKING:
     from .apigateway import FrontDoor
 
-__all__ = ["Mapping", "describe", "dispatch", "domain_names", "known", "mappings", "select", "url_for"]
+__all__ = ["Mapping", "dispatch", "domain_names", "known", "mappings", "select", "url_for"]
 
 _FORBIDDEN = {"message": "Forbidden"}
 
@@ -86,7 +86,7 @@ def select(candidates: Iterable[Mapping], segments: list[str]) -> Mapping | None
     return best
 
 
-def _domain_of(door: FrontDoor, host: str, segments: list[str]) -> tuple[str, list[str]] | None:
+def _domain_of(host: str, segments: list[str]) -> tuple[str, list[str]] | None:
     """(domain, segments after it) for a custom-domain request, None for anything else."""
     hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
     if hostname.endswith(".localhost") and ".execute-api." not in hostname:
@@ -101,7 +101,7 @@ def dispatch(door: FrontDoor, request: Request, raw_headers: list[tuple[str, str
     from moto.apigateway.models import apigateway_backends
     from moto.apigatewayv2.models import apigatewayv2_backends
 
-    target = _domain_of(door, host, request.path.split("/")[1:])
+    target = _domain_of(host, request.path.split("/")[1:])
     if target is None:
         return None
     domain, segments = target[0], [s for s in target[1] if s]
@@ -151,12 +151,3 @@ def known(door: FrontDoor, domain: str) -> bool:
     with door._lock:
         return domain.lower() in domain_names(door.account_id, door.region)
 
-
-def describe(door: FrontDoor) -> dict[str, Any]:
-    """Every custom domain with its base paths (``{"api.example.com": {"orders": "<api>/<stage>"}}``)."""
-    with door._lock:
-        names = sorted(domain_names(door.account_id, door.region))
-        return {
-            name: {m.key: f"{m.api_id}/{m.stage or '(none)'}" for m in mappings(door.account_id, door.region, name)}
-            for name in names
-        }
