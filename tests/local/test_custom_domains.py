@@ -2,10 +2,12 @@
 
 One CDK app, synthesized once: two REST APIs and an HTTP API in their own stacks, and an entry
 stack holding the custom domain ``api.example.com`` (ACM certificate, REST ``BasePathMapping``s and
-a multi-level v2 ``ApiMapping``) plus a v2 domain ``shop.example.com``. The mappings reference the
-API stacks, so CDK wires them with exports and ``Fn::ImportValue``. Each function echoes what API
-Gateway passed it, so the tests see the base path stripped for routing and kept in ``path`` /
-``rawPath`` as AWS passes them.
+multi-level v2 ``ApiMapping``s to the HTTP API and to a REST API) plus a v2 domain
+``shop.example.com``. The mappings reference the API stacks; this bare ``App()`` (no cdk.json
+context) makes CDK wire them with exports and ``Fn::ImportValue`` (the demo app's weak references,
+``Fn::GetStackOutput``, are covered by tests/local/test_cross_stack.py and the Microservices e2e).
+Each function echoes what API Gateway passed it, so the tests see the base path stripped for
+routing and kept in ``path`` / ``rawPath`` as AWS passes them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def _build(app: Any) -> list[str]:
     domain.add_base_path_mapping(orders, base_path="orders")
     domain.add_base_path_mapping(root)  # the empty base path: whatever no other mapping takes
     domain.add_base_path_mapping(orders, base_path="catalog")  # shorter than catalog/v2 below
+    domain.add_api_mapping(root.deployment_stage, base_path="legacy/v1/api")  # a v2 ApiMapping to a REST API
     apigwv2.CfnApiMapping(
         entry,
         "CatalogV2",
@@ -145,6 +148,16 @@ def test_the_longest_multi_level_base_path_wins_and_reaches_an_http_api(deployed
     assert v1["path"] == "/catalog/products/7"
 
 
+def test_a_multi_level_api_mapping_reaches_a_rest_api(deployed) -> None:
+    # GIVEN legacy/v1/api, a v2 ApiMapping (CDK's add_api_mapping) to the root REST API's stage
+    cloud, stacks = deployed
+    # WHEN a path below it is requested
+    status, body = _get(f"{cloud.domain_url('api.example.com')}/legacy/v1/api/things/9")
+    # THEN the REST API routes /things/9 and its event keeps the full path
+    assert status == 200 and body["api"] == _api_id(stacks, "DomainRoot", "AWS::ApiGateway::RestApi")
+    assert (body["resource"], body["path"], body["stage"]) == ("/{proxy+}", "/legacy/v1/api/things/9", "prod")
+
+
 def test_paths_no_base_path_takes_go_to_the_empty_base_path(deployed) -> None:
     # GIVEN the root REST API mapped at the empty base path
     cloud, stacks = deployed
@@ -196,7 +209,7 @@ def test_the_mappings_certificate_and_outputs_are_what_aws_apis_report(deployed)
     keys = {
         m["ApiMappingKey"] for m in cloud.client("apigatewayv2").get_api_mappings(DomainName="api.example.com")["Items"]
     }
-    assert keys == {"catalog/v2"}
+    assert keys == {"catalog/v2", "legacy/v1/api"}
     certificate = stacks["DomainEntry"].resources_of_type("AWS::CertificateManager::Certificate")[0].physical_id
     described = cloud.client("acm").describe_certificate(CertificateArn=certificate)["Certificate"]
     assert (described["DomainName"], described["Status"]) == ("api.example.com", "ISSUED")
