@@ -34,7 +34,7 @@ def handler(event, context):
         "api": context_.get("apiId"), "stage": context_.get("stage"), "path": event.get("path"),
         "rawPath": event.get("rawPath"), "resource": event.get("resource"), "routeKey": event.get("routeKey"),
         "contextPath": context_.get("path") or (context_.get("http") or {}).get("path"),
-        "domainName": context_.get("domainName"),
+        "domainName": context_.get("domainName"), "domainPrefix": context_.get("domainPrefix"),
     })}
 """
 STACKS = ["DomainOrders", "DomainRoot", "DomainCatalog", "DomainEntry"]
@@ -128,7 +128,7 @@ def test_a_rest_api_answers_under_its_base_path_which_routing_strips(deployed) -
         "/orders/items/42",
         "/orders/items/42",
     )
-    assert (body["stage"], body["domainName"]) == ("prod", "api.example.com")
+    assert (body["stage"], body["domainName"], body["domainPrefix"]) == ("prod", "api.example.com", "api")
     # AND the base path alone reaches the API's root resource
     status, body = _get(f"{base}/orders")
     assert (status, body["resource"], body["path"]) == (200, "/", "/orders")
@@ -183,7 +183,7 @@ def test_fails_if_no_base_path_matches_and_there_is_no_empty_one(deployed) -> No
     mapped = _get(f"{base}/store/cart")
     unmapped = _get(f"{base}/nope/cart")
     # THEN the mapping answers, and the unmapped path gets API Gateway's 403
-    assert mapped[0] == 200 and mapped[1]["rawPath"] == "/store/cart"
+    assert mapped[0] == 200 and (mapped[1]["rawPath"], mapped[1]["domainPrefix"]) == ("/store/cart", "shop")
     assert unmapped == (403, {"message": "Forbidden"})
 
 
