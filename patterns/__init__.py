@@ -31,6 +31,7 @@ _CONSTRUCTS: dict[str, str] = {
     "Authorization": "authorization",
     "Aggregator": "aggregator",
     "GatewayRouter": "gateway_router",
+    "Microservice": "microservices",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.gateway_router import GatewayRouter
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
+    from patterns.microservices import Microservice
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling

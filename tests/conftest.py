@@ -37,7 +37,9 @@ class DemoApp:
         from demo import build_all
 
         self.app = new_app(outdir)
-        self.stacks: dict[str, Stack] = {s.stack_name: s for s in build_all(self.app)}
+        build_all(self.app)
+        # Every stack of the app: a multi-stack demo adds service stacks next to its demo stack.
+        self.stacks: dict[str, Stack] = {s.stack_name: s for s in self.app.node.children if isinstance(s, Stack)}
         self.assembly: cx_api.CloudAssembly = self.app.synth()
         self.outdir = outdir
 

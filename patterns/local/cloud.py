@@ -53,10 +53,12 @@ class _Cloud:
     def _start_front_door(self) -> None:
         from .frontdoor.apigateway import FrontDoor
         from .models import apigateway as apigateway_models
+        from .models import domains as domain_models
         from .models.registry import clear_model_caches
 
         # API Gateway resources deploy with or without the HTTP front door that serves them.
         apigateway_models.install()
+        domain_models.install()
         clear_model_caches()
         if not self._want_front_door:
             self.front_door_error = "disabled"
@@ -291,6 +293,16 @@ class _Cloud:
         if config is None:
             raise LocalCloudError(f"function {name} has no function URL")
         return str(self._front_door.function_url_for(config.url))
+
+    def domain_url(self, domain_name: str) -> str:
+        """Base URL answering as ``https://<domain_name>`` does: its APIs by base path (custom domains)."""
+        from .frontdoor import domains
+
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        if not domains.known(self._front_door, domain_name):
+            raise LocalCloudError(f"no custom domain name {domain_name!r} is deployed")
+        return domains.url_for(self._front_door, domain_name)
 
 
 class LocalCloud(_Cloud):

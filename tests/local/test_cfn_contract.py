@@ -775,6 +775,74 @@ ROWS: dict[str, Row] = {
             ),
         ),
         (
+            "AWS::CertificateManager::Certificate",
+            Row("Certificate", {"DomainName": "contract.example.com"}, arn("acm", "certificate/")),
+        ),
+        (
+            "AWS::ApiGateway::DomainName",
+            Row(
+                "RestDomain",
+                {
+                    "DomainName": "contract.example.com",
+                    "RegionalCertificateArn": {"Ref": "Certificate"},
+                    "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                },
+                exactly("contract.example.com"),
+                {
+                    "RegionalDomainName": matching(r"d-[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com"),
+                    "RegionalHostedZoneId": matching(r"Z[A-Z0-9]+"),
+                    "DistributionDomainName": matching(r"d[a-z0-9]+\.cloudfront\.net"),
+                    "DistributionHostedZoneId": exactly("Z2FDTNDATAQYW2"),
+                    "DomainNameArn": exactly("arn:aws:apigateway:us-east-1::/domainnames/contract.example.com"),
+                },
+            ),
+        ),
+        (
+            "AWS::ApiGateway::BasePathMapping",
+            Row(
+                "RestBasePath",
+                {
+                    "DomainName": {"Ref": "RestDomain"},
+                    "BasePath": "v1",
+                    "RestApiId": {"Ref": "RestApi"},
+                    "Stage": {"Ref": "RestStage"},
+                },
+                exactly("contract.example.com/v1"),
+            ),
+        ),
+        (
+            "AWS::ApiGatewayV2::DomainName",
+            Row(
+                "HttpDomain",
+                {
+                    "DomainName": "http.contract.example.com",
+                    "DomainNameConfigurations": [
+                        {"CertificateArn": {"Ref": "Certificate"}, "EndpointType": "REGIONAL"}
+                    ],
+                },
+                exactly("http.contract.example.com"),
+                {
+                    "RegionalDomainName": matching(r"d-[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com"),
+                    "RegionalHostedZoneId": matching(r"Z[A-Z0-9]+"),
+                    "DomainNameArn": exactly("arn:aws:apigateway:us-east-1::/domainnames/http.contract.example.com"),
+                },
+            ),
+        ),
+        (
+            "AWS::ApiGatewayV2::ApiMapping",
+            Row(
+                "HttpMapping",
+                {
+                    "DomainName": {"Ref": "HttpDomain"},
+                    "ApiId": {"Ref": "HttpApi"},
+                    "Stage": {"Ref": "HttpStage"},
+                    "ApiMappingKey": "orders/v2",
+                },
+                matching(r"[a-z0-9]{6}"),
+                {"ApiMappingId": matching(r"[a-z0-9]{6}")},
+            ),
+        ),
+        (
             "AWS::ApiGatewayV2::Integration",
             Row(
                 "HttpIntegration",

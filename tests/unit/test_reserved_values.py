@@ -38,6 +38,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "GatewayRouter": {
         "routes": lambda s: [core.Route(path="/o", backend=lambda_.Function.from_function_name(s, "Backend", "b"))]
     },
+    "Microservice": {"name": "orders"},
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
     "ScheduledService": {"checks": [HealthCheck(name="Home", url="https://shop.example.com/")]},
@@ -85,6 +86,7 @@ CLASHES = [
     Clash("MapReduce", "splitter_options", "CHUNK_QUEUE_URL", "Splitter", _options("splitter_options")),
     Clash("MapReduce", "mapper_options", "RESULTS_TABLE", "Mapper", _options("mapper_options")),
     Clash("MapReduce", "reducer_options", "TOP_N", "Reducer", _options("reducer_options")),
+    Clash("Microservice", "function_options", "SUBSCRIPTIONS", "Handler", _options("function_options")),
     Clash("PipesAndFilters", "function_options", "RESULTS_TABLE_NAME", "OnlyFilter", _options("function_options")),
     Clash(
         "PipesAndFilters", "steps[0].environment", "STEP_NAME", "OnlyFilter",

@@ -45,6 +45,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
+from . import domains
 from .http import _HttpInvocation
 from .limits import Limits
 from .requests import (
@@ -292,6 +293,10 @@ class FrontDoor:
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
+        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        custom_domain = domains.dispatch(self, request, raw_headers, host)
+        if custom_domain is not None:
+            return custom_domain
         segments = request.path.split("/")[1:]
         if ".lambda-url." in host or segments[:1] == ["lambda-url"]:
             return self._function_url(request, environ, host, segments)
@@ -300,7 +305,6 @@ class FrontDoor:
             rest = segments
         else:
             api_id, rest = (segments[0] if segments else ""), segments[1:]
-        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
         from moto.apigateway.models import apigateway_backends
         from moto.apigatewayv2.models import apigatewayv2_backends
 

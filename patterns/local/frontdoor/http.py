@@ -132,7 +132,7 @@ class _HttpInvocation(_Invocation):
             "accountId": self.door.account_id,
             "apiId": self.api.api_id,
             "domainName": request.host or f"{self.api.api_id}.execute-api.{self.door.region}.amazonaws.com",
-            "domainPrefix": self.api.api_id,
+            "domainPrefix": request.domain_prefix(self.api.api_id),
             "http": {
                 "method": request.method,
                 "path": request.raw_path,

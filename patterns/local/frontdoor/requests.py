@@ -85,9 +85,15 @@ class _Request:
     body: bytes
     source_ip: str
     host: str
+    #: the custom domain's base path this request came through ("" = the empty one); None: execute-api URL
+    base_path: str | None = None
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     extended_id: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(12)).decode()[:16])
     epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def domain_prefix(self, api_id: str) -> str:
+        """``$context.domainPrefix``: the API id, or a custom domain's first label (``api`` of api.example.com)."""
+        return self.host.split(".", 1)[0] if self.base_path is not None else api_id
 
     def header(self, name: str) -> str | None:
         found = None

@@ -412,11 +412,11 @@ class _RestInvocation(_Invocation):
             "httpMethod": request.method,
             "extendedRequestId": request.extended_id,
             "requestTime": request.request_time,
-            "path": f"/{self.stage.name}{request.path if request.path != '/' else '/'}",
+            "path": self._context_path(),
             "accountId": self.door.account_id,
             "protocol": "HTTP/1.1",
             "stage": self.stage.name,
-            "domainPrefix": self.api.id,
+            "domainPrefix": request.domain_prefix(self.api.id),
             "requestTimeEpoch": request.epoch_ms,
             "requestId": request.request_id,
             "identity": dict(self.identity),
@@ -428,7 +428,7 @@ class _RestInvocation(_Invocation):
             request_context["authorizer"] = dict(self.authorizer_context)
         return {
             "resource": self.resource_path,
-            "path": request.path,
+            "path": request.raw_path if request.base_path is not None else request.path,
             "httpMethod": request.method,
             "headers": headers or None,
             "multiValueHeaders": multi_headers or None,
@@ -440,6 +440,12 @@ class _RestInvocation(_Invocation):
             "body": body,
             "isBase64Encoded": is_base64,
         }
+
+    def _context_path(self) -> str:
+        """``$context.path``: ``/<stage>/<path>`` on the execute-api URL, the full path on a custom domain."""
+        if self.request.base_path is not None:
+            return self.request.raw_path
+        return f"/{self.stage.name}{self.request.path}"
 
     def _lambda_proxy(self, integration: Any) -> _Reply:
         function_arn = _lambda_arn(integration.uri, self.stage_variables)
@@ -471,11 +477,11 @@ class _RestInvocation(_Invocation):
                 "httpMethod": request.method,
                 "resourcePath": self.resource_path or None,
                 "resourceId": self.resource.id if self.resource is not None else None,
-                "path": f"/{self.stage.name}{request.path}",
+                "path": self._context_path(),
                 "apiId": self.api.id,
                 "accountId": self.door.account_id,
                 "domainName": request.host,
-                "domainPrefix": self.api.id,
+                "domainPrefix": request.domain_prefix(self.api.id),
                 "protocol": "HTTP/1.1",
                 "identity": self.identity,
                 "authorizer": dict(self.authorizer_context or {}),
