@@ -107,6 +107,8 @@ class FrontDoor:
         self._dispatcher = _ServiceDispatcher()
         self._auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._auth_cache_lock = threading.Lock()
+        #: Access key id → secret access key: SigV4 requests (AppSync AWS_IAM) are verified with these.
+        self.credentials: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -268,6 +270,14 @@ class FrontDoor:
         else:
             api_id, rest = (segments[0] if segments else ""), segments[1:]
         raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        if ".appsync-api." in host or rest == ["graphql"]:  # AppSync: <api id>/graphql or its host
+            from .appsync import find_api, serve
+
+            graphql_id = host.split(".", 1)[0] if ".appsync-api." in host else api_id
+            with self._lock:
+                graphql_api = find_api(self.account_id, self.region, graphql_id)
+            if graphql_api is not None:
+                return serve(self, graphql_api, request)
         from moto.apigateway.models import apigateway_backends
         from moto.apigatewayv2.models import apigatewayv2_backends
 
