@@ -27,6 +27,7 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "GraphQlEndpoint": "graphql_endpoint",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.deduplication import Deduplication
     from patterns.event_driven_processor import EventDrivenProcessor
     from patterns.fan_out_fan_in import FanOutFanIn
+    from patterns.graphql_endpoint import GraphQlEndpoint
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
     from patterns.pipes_and_filters import PipesAndFilters
