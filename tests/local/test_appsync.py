@@ -62,7 +62,7 @@ PAGE = """{"version": "2017-02-28", "operation": "Scan",
 PAGE_RESULT = '{"items": $util.toJson($ctx.result.items), "nextToken": $util.toJson($ctx.result.nextToken)}'
 
 
-def _build(app: Any) -> list[str]:
+def _build(app: Any, schema_file: Path) -> list[str]:
     import aws_cdk as cdk
     from aws_cdk import aws_appsync as appsync
     from aws_cdk import aws_cognito as cognito
@@ -76,7 +76,7 @@ def _build(app: Any) -> list[str]:
         stack,
         "Api",
         name="items",
-        definition=appsync.Definition.from_schema(appsync.SchemaFile.from_asset(str(_schema_file()))),
+        definition=appsync.Definition.from_schema(appsync.SchemaFile.from_asset(str(schema_file))),
         authorization_config=appsync.AuthorizationConfig(
             default_authorization=appsync.AuthorizationMode(authorization_type=appsync.AuthorizationType.API_KEY),
             additional_authorization_modes=[
@@ -196,7 +196,7 @@ def _build(app: Any) -> list[str]:
         js,
         "Api",
         name="js",
-        definition=appsync.Definition.from_schema(appsync.SchemaFile.from_asset(str(_schema_file()))),
+        definition=appsync.Definition.from_schema(appsync.SchemaFile.from_asset(str(schema_file))),
     )
     js_api.add_none_data_source("Local").create_resolver(
         "JsResolver",
@@ -210,19 +210,11 @@ def _build(app: Any) -> list[str]:
     return ["GraphQl", "GraphQlJs"]
 
 
-def _schema_file() -> Path:
-    path = Path(__file__).parent / "_appsync_schema.graphql"
-    return path
-
-
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    schema = _schema_file()
+    schema = tmp_path_factory.mktemp("appsync") / "schema.graphql"
     schema.write_text(SCHEMA)
-    try:
-        return synthesize(_build)
-    finally:
-        schema.unlink()
+    return synthesize(lambda app: _build(app, schema))
 
 
 class Api:
