@@ -44,7 +44,8 @@ def price_label(price_cents: Any, currency: str = CURRENCY) -> str:
 @app.resolver(type_name="Item", field_name="priceLabel")
 @tracer.capture_method
 def resolve_price_label() -> str:
-    source = app.current_event.source or {}
+    event = app.current_event  # set by app.resolve() for the event being resolved
+    source = (event.source if event is not None else None) or {}
     try:
         label = price_label(source.get("priceCents"))
     except InvalidPrice:

@@ -65,9 +65,17 @@ class _SchemaConfig:
     def api_id(self) -> str:
         return self._api_id
 
+    @api_id.setter
+    def api_id(self, value: str) -> None:
+        self._api_id = value
+
     @property
     def definition(self) -> str:
         return self._definition
+
+    @definition.setter
+    def definition(self, value: str) -> None:
+        self._definition = value
 
 
 @jsii.implements(appsync.ISchema)
