@@ -32,6 +32,7 @@ _CONSTRUCTS: dict[str, str] = {
     "Aggregator": "aggregator",
     "GatewayRouter": "gateway_router",
     "Microservice": "microservices",
+    "GraphQlEndpoint": "graphql_endpoint",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.event_driven_processor import EventDrivenProcessor
     from patterns.fan_out_fan_in import FanOutFanIn
     from patterns.gateway_router import GatewayRouter
+    from patterns.graphql_endpoint import GraphQlEndpoint
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
     from patterns.microservices import Microservice

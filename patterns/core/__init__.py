@@ -27,6 +27,7 @@ from .functions import (
     powertools_layer_arn,
     python_function,
 )
+from .graphql import API_KEY_DAYS, InlineSchema, dynamodb_source, graphql_api, lambda_source, user_pool
 from .jobs import JOB_KEY, STATUS_ATTRIBUTE, jobs_table, on_job_status
 from .layers import PILLOW_VERSION, pillow_layer, pip_layer
 from .notifications import bucket_notification
@@ -61,6 +62,7 @@ from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempot
 from .topics import grant_publish, topic
 
 __all__ = [
+    "API_KEY_DAYS",
     "ARCHITECTURE",
     "ASSET_EXCLUDE",
     "IDEMPOTENCY_KEY",
@@ -78,6 +80,7 @@ __all__ = [
     "BucketWorker",
     "FunctionOptions",
     "HttpBackend",
+    "InlineSchema",
     "PatternAlarms",
     "QueueBackend",
     "QueuePair",
@@ -99,16 +102,19 @@ __all__ = [
     "consume",
     "consume_stream",
     "dead_letter_queue",
+    "dynamodb_source",
     "grant_idempotency",
     "grant_object_read",
     "grant_object_write",
     "grant_publish",
+    "graphql_api",
     "handler_code",
     "handler_dir",
     "idempotency_table",
     "jobs_table",
     "json_model",
     "kinesis_stream",
+    "lambda_source",
     "lambda_target",
     "lambda_task",
     "lambdas_dir",
@@ -125,6 +131,7 @@ __all__ = [
     "state_machine",
     "table",
     "topic",
+    "user_pool",
     "validated_rest_api",
     "validation",
     "validation_error_responses",

@@ -71,6 +71,7 @@ class _Cloud:
             clock=self.core.engine.clock,
             **self._front_door_options(),
         )
+        self._front_door.credentials = {ACCESS_KEY_ID: SECRET_ACCESS_KEY}
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
         self.core.front_door_url = self.front_door_url  # pipes with API Gateway targets call it
 
@@ -303,6 +304,18 @@ class _Cloud:
         if not domains.known(self._front_door, domain_name):
             raise LocalCloudError(f"no custom domain name {domain_name!r} is deployed")
         return domains.url_for(self._front_door, domain_name)
+
+    def graphql_url(self, api: str) -> str:
+        """URL of a deployed AppSync GraphQL API on the front door (POST queries to it)."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        try:
+            api_id = self.physical_id(api)
+        except LocalCloudError:
+            api_id = api
+        if api_id.startswith("arn:"):  # Ref of a GraphQLApi is its ARN: ...:apis/<api id>
+            api_id = api_id.rsplit("/", 1)[-1]
+        return f"{self._front_door.base_url}/{api_id}/graphql"
 
 
 class LocalCloud(_Cloud):

@@ -82,6 +82,7 @@ CLASHES = [
     Clash("FanOutFanIn", "worker_options", "OUTPUT_BUCKET", "ThumbnailWorker", _options("worker_options")),
     Clash("FanOutFanIn", "fan_in_options", "JOBS_TABLE", "FanIn", _options("fan_in_options")),
     Clash("GatewayRouter", "function_options", "ROUTES", "Directory", _options("function_options")),
+    Clash("GraphQlEndpoint", "function_options", "CURRENCY", "Pricing", _options("function_options")),
     Clash("InternalEndpoint", "function_options", "WORKER_FUNCTION_NAME", "Caller", _options("function_options")),
     Clash("MapReduce", "splitter_options", "CHUNK_QUEUE_URL", "Splitter", _options("splitter_options")),
     Clash("MapReduce", "mapper_options", "RESULTS_TABLE", "Mapper", _options("mapper_options")),

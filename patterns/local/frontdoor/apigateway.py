@@ -122,6 +122,8 @@ class FrontDoor:
         self._auth_cache_lock = threading.Lock()
         #: Throttling buckets and usage plan quotas, on ``clock`` (the local cloud's clock; wall time by default).
         self.limits = Limits(clock)
+        #: Access key id → secret access key: SigV4 requests (AppSync AWS_IAM) are verified with these.
+        self.credentials: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -305,6 +307,14 @@ class FrontDoor:
             rest = segments
         else:
             api_id, rest = (segments[0] if segments else ""), segments[1:]
+        if ".appsync-api." in host or rest == ["graphql"]:  # AppSync: <api id>/graphql or its host
+            from .appsync import find_api, serve
+
+            graphql_id = host.split(".", 1)[0] if ".appsync-api." in host else api_id
+            with self._lock:
+                graphql_api = find_api(self.account_id, self.region, graphql_id)
+            if graphql_api is not None:
+                return serve(self, graphql_api, request)
         from moto.apigateway.models import apigateway_backends
         from moto.apigatewayv2.models import apigatewayv2_backends
 

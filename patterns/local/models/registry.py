@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LocalCloudError, UnsupportedResourceError
+from .appsync import MODELS as APPSYNC_MODELS
 from .base import _LocalModel
 from .dynamodb import DynamoDbGlobalTable, _dynamodb_table_model
 from .firehose import FirehoseDeliveryStream
@@ -107,6 +108,7 @@ NEW_MODELS: tuple[type[_LocalModel], ...] = (
     SchedulerSchedule,
     FirehoseDeliveryStream,
     PipesPipe,
+    *APPSYNC_MODELS,
 )
 
 
