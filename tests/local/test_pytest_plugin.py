@@ -6,6 +6,8 @@ inner session finds the fixture through the installed package's entry point alon
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib.metadata import distributions
 
 import pytest
@@ -85,3 +87,11 @@ def test_fails_if_the_scope_is_unknown(pytester: pytest.Pytester) -> None:
     assert "local_cloud_scope must be one of session, package, module, class, function (given 'forever')" in (
         result.stdout.str() + result.stderr.str()
     )
+
+
+def test_loading_the_plugin_imports_neither_the_cdk_nor_the_local_cloud() -> None:
+    """Every pytest session of an environment with the library installed loads it; it must cost nothing."""
+    heavy = "{'aws_cdk', 'patterns.local', 'moto'}"
+    probe = f"import sys, patterns.pytest_plugin; print(sorted({heavy} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from patterns import diagram
+from patterns.__main__ import main
 
-ROOT = Path(__file__).resolve().parents[2]
 NODE = re.compile(r'^  (\w+)\W+"(.*?)"\W*$')
 EDGE = re.compile(r'^  (\w+) (-->|-\.->)(?:\|"(.*)"\|)? (\w+)$')
 
@@ -451,19 +449,18 @@ def _assembly(folder: Path, stacks: dict[str, dict[str, Any]]) -> Path:
     return folder
 
 
-def test_cli_draws_a_stack_of_an_assembly_and_names_the_stacks_when_one_is_needed(tmp_path: Path) -> None:
+def test_cli_draws_a_stack_of_an_assembly_and_names_the_stacks_when_one_is_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = {"Resources": {"QueueA1": {"Type": "AWS::SQS::Queue"}}}
     folder = _assembly(tmp_path, {"One": body, "Two": body})
-    run = [sys.executable, "-m", "patterns", "diagram"]
-    drawn_one = subprocess.run([*run, str(folder), "One", "--markdown"], cwd=ROOT, capture_output=True, text=True)
-    assert drawn_one.returncode == 0, drawn_one.stderr
-    assert drawn_one.stdout == '```mermaid\nflowchart LR\n  QueueA1(["Queue<br/>SQS queue"])\n```\n'
-    ambiguous = subprocess.run([*run, str(folder)], cwd=ROOT, capture_output=True, text=True)
-    assert ambiguous.returncode == 2 and "holds 2 stacks: name one of ['One', 'Two']" in ambiguous.stderr
+    assert main(["diagram", str(folder), "One", "--markdown"]) == 0
+    assert capsys.readouterr().out == '```mermaid\nflowchart LR\n  QueueA1(["Queue<br/>SQS queue"])\n```\n'
+    assert main(["diagram", str(folder)]) == 2
+    assert "holds 2 stacks: name one of ['One', 'Two']" in capsys.readouterr().err
     (tmp_path / "t.json").write_text(json.dumps(body))
-    from_file = subprocess.run([*run, str(tmp_path / "t.json"), "--direction", "TB"], cwd=ROOT, capture_output=True,
-                               text=True, check=True)
-    assert from_file.stdout == 'flowchart TB\n  QueueA1(["QueueA1<br/>SQS queue"])\n'
+    assert main(["diagram", str(tmp_path / "t.json"), "--direction", "TB"]) == 0
+    assert capsys.readouterr().out == 'flowchart TB\n  QueueA1(["QueueA1<br/>SQS queue"])\n'
 
 
 def test_fails_if_the_source_is_neither_a_template_nor_an_assembly(tmp_path: Path) -> None:
