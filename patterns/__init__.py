@@ -23,6 +23,7 @@ _CONSTRUCTS: dict[str, str] = {
     "EventDrivenProcessor": "event_driven_processor",
     "ThumbnailerWithDb": "thumbnailer_with_db",
     "InternalEndpoint": "internal_endpoint",
+    "ReadHeavyReporting": "read_heavy_reporting",
     "Deduplication": "deduplication",
     "StateMachine": "state_machine",
     "Saga": "saga",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
+    from patterns.read_heavy_reporting import ReadHeavyReporting
     from patterns.saga import Saga
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService

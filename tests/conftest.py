@@ -17,6 +17,10 @@ os.environ.setdefault("CDK_VALIDATION", "false")
 import pytest
 from aws_cdk import App, Stack, cx_api
 
+from tests.support import share_botocore_loaders
+
+share_botocore_loaders()
+
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, object] = json.loads((ROOT / "cdk.json").read_text())["context"]
 

@@ -87,6 +87,8 @@ CLASHES = [
         "QueueLoadLeveling", "consumer_environment", "STORE_TABLE_NAME", "Consumer",
         lambda key, value: {"consumer_environment": {key: value}},
     ),
+    Clash("ReadHeavyReporting", "projector_options", "VIEW_TABLE_NAME", "Projector", _options("projector_options")),
+    Clash("ReadHeavyReporting", "reader_options", "CACHE_TABLE_NAME", "Reader", _options("reader_options")),
     Clash("Saga", "function_options", "PAYMENTS_TABLE_NAME", "RefundPaymentFunction", _options("function_options")),
     Clash("ScheduledService", "function_options", "CHECKS", "Checker", _options("function_options")),
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
