@@ -33,11 +33,6 @@ CATALOG_ENTRY = PatternInfo(
     family="APIs and edges",
     summary="one GET → parallel downstream calls with per-call timeouts and a budget → one answer, "
     "partial when a part fails, cached in DynamoDB with TTL",
-    diagram="""
-                                                   ┌──> downstream A ─┐
-client ──> REST API ──> aggregator (cache? ──hit──> answer) ──> downstream B ─┼──> one answer
-           GET /aggregate/{key}      └── DynamoDB cache (TTL) └──> downstream C ─┘  (partial + why)
-""",
 )
 
 _PART = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

@@ -35,12 +35,6 @@ CATALOG_ENTRY = PatternInfo(
     family="APIs and edges",
     summary="Lambda TOKEN authorizer (Cognito access token → principal + per-route policy, cached for its TTL) "
     "and a Cognito user pool authorizer in front of one API",
-    diagram="""
-                 ┌── GET/POST /orders ──> token authorizer (JWKS verify, groups → scopes → policy,
-client ──> REST API                         cached per token for its TTL) ──> function (sees principal)
-  (Cognito       └── GET /me ───────────> Cognito user pool authorizer (ID token) ──> function (sees claims)
-   tokens)
-""",
 )
 
 #: Who may do what in the default wiring: each group grants scopes ...

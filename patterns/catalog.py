@@ -1,17 +1,21 @@
 """The machine-readable catalog of implemented patterns.
 
 Each pattern module declares ``CATALOG_ENTRY``; this module discovers them, so adding a pattern
-never means editing a shared list. The README's pattern table is generated from here.
+never means editing a shared list. The README's pattern table is generated from here, and each
+pattern's README diagram is drawn from its demo stack's synthesized template (``patterns.diagram``),
+so it shows what the construct builds, not what someone once drew.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 
-_NOT_PATTERNS = {"core", "local", "catalog", "__main__", "_lambdas"}
+_NOT_PATTERNS = {"core", "local", "catalog", "diagram", "pytest_plugin", "__main__", "_lambdas"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,9 +30,11 @@ class PatternInfo:
     handlers: tuple[str, ...]  #: handler folders under lambdas/
     family: str  #: catalog section
     summary: str  #: one line
-    diagram: str  #: a small ASCII data-flow diagram for the README
     #: stacks of the demo besides ``demo_stack``, each deployable on its own (a multi-stack pattern)
     service_stacks: tuple[str, ...] = ()
+    #: Not rendered any more: the README draws the demo stack's template. Accepted so that an entry
+    #: written with a hand-drawn sketch still loads.
+    diagram: str = ""
 
     @property
     def stacks(self) -> tuple[str, ...]:
@@ -87,15 +93,33 @@ def _with_services(entry: PatternInfo) -> str:
     return " with service stacks " + ", ".join(f"`{s}`" for s in entry.service_stacks)
 
 
-def readme_sections() -> str:
-    """One README section per pattern with its diagram."""
+def readme_sections(diagrams: Mapping[str, str]) -> str:
+    """One README section per pattern with its diagrams (Mermaid, by stack id): each stack of its demo."""
     parts = []
     for e in entries():
+        missing = [stack for stack in e.stacks if stack not in diagrams]
+        if missing:
+            raise KeyError(f"no diagram for demo stack {missing[0]} (is it in the synthesized assembly?)")
+        drawn = "\n".join(
+            (f"`{stack}`:\n\n" if e.service_stacks else "") + f"```mermaid\n{diagrams[stack].strip(chr(10))}\n```\n"
+            for stack in e.stacks
+        )
         parts.append(
             f"### {e.name}\n\nCATALOG {e.number} · `from patterns import {e.construct}` · demo stack "
-            f"`{e.demo_stack}`{_with_services(e)}\n\n{e.summary}\n\n```\n{e.diagram.strip(chr(10))}\n```\n"
+            f"`{e.demo_stack}`{_with_services(e)}\n\n{e.summary}\n\n{drawn}"
         )
     return "\n".join(parts)
+
+
+def demo_diagrams(assembly_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Every stack of every pattern's demo drawn from a synthesized assembly of the demo app (app.py)."""
+    from patterns import diagram
+
+    return {
+        stack: diagram.from_template(diagram.load_template(assembly_dir, stack))
+        for e in entries()
+        for stack in e.stacks
+    }
 
 
 TABLE_MARKERS = ("<!-- catalog:table:start -->", "<!-- catalog:table:end -->")
@@ -110,7 +134,10 @@ def _replace_between(text: str, markers: tuple[str, str], body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
-def render_readme(text: str) -> str:
-    """``text`` (a README) with its generated table and pattern sections brought up to date."""
+def render_readme(text: str, diagrams: Mapping[str, str] | None = None) -> str:
+    """``text`` (a README) with its generated table brought up to date, and its pattern sections too
+    when ``diagrams`` (see :func:`demo_diagrams`) are given: those need the demo stacks synthesized."""
     text = _replace_between(text, TABLE_MARKERS, readme_table())
-    return _replace_between(text, SECTION_MARKERS, readme_sections())
+    if diagrams is None:
+        return text
+    return _replace_between(text, SECTION_MARKERS, readme_sections(diagrams))

@@ -34,11 +34,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("circuit_breaker",),
     family="Orchestration and resilience",
     summary="breaker function guarding a flaky downstream; closed/open/half-open in DynamoDB by conditional writes",
-    diagram="""
-caller ──invoke──> breaker function ──(closed, or the one half-open probe)──> downstream function
-                        │   └─ open: refused at once, no downstream call
-                        └─ conditional writes ──> circuit table (state, failures in window, opened at, probe lease)
-""",
 )
 
 #: Partition key of the circuit table (the handler's contract): one item per circuit.

@@ -29,12 +29,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("command",),
     family="Messaging and integration",
     summary="a router function invokes the handler function registered for each command and version",
-    diagram="""
-caller ──{command, version, payload}──> router ──invoke──> create-order v1
-                                          │  (ROUTES)  ──> create-order v2
-                                          │            ──> cancel-order v1
-                                          └─ unknown command/version ──> {"error": ...}
-""",
 )
 
 #: Environment variable holding the routing table: ``{"<command>": {"<version>": "<function ARN>"}}``.

@@ -28,10 +28,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("decoupled_messaging",),
     family="Messaging and integration",
     summary="producer function → SQS queue with DLQ → consumer with partial batch responses → table",
-    diagram="""
-caller ──invoke──> producer ──> SQS queue ──(batches)──> consumer ──> output table
-                                    └─ DLQ (after maxReceiveCount)   └─ idempotency table
-""",
 )
 
 

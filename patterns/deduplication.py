@@ -32,10 +32,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("deduplication",),
     family="Data and streams",
     summary="Kinesis events stored once per id within a TTL window (conditional put + store in one transaction)",
-    diagram="""
-producer ──> Kinesis stream ──> dedup function ──(one transaction)──> window table (id, TTL) + store table
-                                  └─ on-failure queue (poison records)
-""",
 )
 
 #: Key of both tables, and the window table's TTL attribute (the handler's contract).

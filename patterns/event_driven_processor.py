@@ -31,10 +31,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("event_driven_processor",),
     family="Messaging and integration",
     summary="S3 uploads queued (SQS + DLQ) for a processor that writes each processed object to an output bucket",
-    diagram="""
-upload ──> input bucket ──(prefix/suffix)──> SQS queue ──> processor ──> output bucket
-                                               └─ DLQ        └─ idempotency table
-""",
 )
 
 class EventDrivenProcessor(Construct):

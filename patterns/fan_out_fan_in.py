@@ -42,17 +42,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("fan_out_fan_in",),
     family="Messaging and integration",
     summary="S3 upload → SNS → one queue + worker per rendition → renditions bucket → fan-in marks the job ready",
-    diagram="""
-upload ──> uploads bucket ──(S3 event)──> SNS topic ──> queue ──> worker "thumbnail" ──┐
-                                              │   └─ DLQ                               │
-                                              ├──> queue ──> worker "medium" ──────────┼──> renditions bucket
-                                              │   └─ DLQ                               │         │
-                                              ├──> queue ──> worker "large" ───────────┘    (S3 event)
-                                              │   └─ DLQ                                         │
-                                              └──(register job)──> fan-in queue <────────────────┘
-                                                                     └─ DLQ    └──> fan-in ──> jobs table
-                                                                                    ("ready" when every part exists)
-""",
 )
 
 #: Pillow's format names the workers can write.

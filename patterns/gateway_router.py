@@ -32,14 +32,6 @@ CATALOG_ENTRY = PatternInfo(
     family="APIs and edges",
     summary="One REST API routing by path and method to Lambda, HTTP and SQS backends, versioned, with API keys, "
     "usage plans and per-route throttles",
-    diagram="""
-client (x-api-key) ──> REST API (usage plan: quota + throttle; route throttles; 404 for unknown routes)
-   GET  /                      ──> directory function (the route table)
-   GET  /v1/orders/{id}        ──> orders v1 function
-   GET  /v2/orders/{id}        ──> orders v2 function
-   ANY  /v1/catalog/{proxy+}   ──> HTTP service (function URL)   504 on timeout, 502 when down
-   POST /v1/feedback           ──> SQS queue (AWS service integration)
-""",
 )
 
 _CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")

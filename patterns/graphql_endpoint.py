@@ -40,12 +40,6 @@ CATALOG_ENTRY = PatternInfo(
     family="APIs and edges",
     summary="AppSync GraphQL API: DynamoDB resolvers (queries, mutations, pages), a Lambda-computed field, "
     "API key + Cognito auth with a group-only field",
-    diagram="""
-client ──(x-api-key: read │ Cognito JWT: read + write)──> AppSync GraphQL API
-   item / items / itemsByOwner / addItem ──(VTL resolvers)──> DynamoDB items table (+ byOwner index)
-   Item.priceLabel ──(direct Lambda resolver)──> pricing function
-   Item.notes: only the restricted Cognito group (others: null + Unauthorized error)
-""",
 )
 
 #: The table's key, its owner index and the attributes the resolvers and the pricing function read.

@@ -28,11 +28,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("internal_endpoint",),
     family="Messaging and integration",
     summary="caller invokes a worker sync (result or error returned) and async (retries, success/failure destinations)",
-    diagram="""
-client ──invoke──> caller ──RequestResponse──> worker ──> result / error back to the caller
-                     └────────Event──────────> worker ──(success)──> on-success queue
-                                                 │ retries └─(retries exhausted / too old)──> on-failure queue
-""",
 )
 
 #: Lambda's limits on asynchronous invocation settings.

@@ -35,14 +35,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("map_reduce",),
     family="Messaging and integration",
     summary="splitter → chunk queue → mappers write partials per job+chunk → jobs-table stream → reducer",
-    diagram="""
-caller ──invoke {key}──> splitter ──> jobs table ("mapping", N chunks)
-                            │                 ▲  ADD done {chunk}; last one: "mapping" → "reducing"
-                            └──> chunk queue ──> mappers ──> partial results (job_id, chunk)
-                                     └─ DLQ           │
-                     jobs-table stream ("reducing") ──> reducer ──> output bucket results/<job>.json
-                                                           └─ on-failure DLQ     jobs table "done"
-""",
 )
 
 #: Bounds of ``chunk_size``: a chunk's partial result (distinct words and counts) must fit a 400 KB item.

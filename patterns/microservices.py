@@ -41,11 +41,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("microservices",),
     family="APIs and edges",
     summary="per-service stacks (own API, function, table) under one custom domain by base path; events between them",
-    diagram="""
-             ┌─ /orders  ──> orders API ──> orders function ──> orders table
-api.domain ──┤                                   └─ "orders.created" ─> EventBridge ─┐
- (entry)     └─ /catalog ──> catalog API ──> catalog function ──> catalog table <────┘ (rule + DLQ)
-""",
 )
 
 #: Partition key of every service table (the default handler's contract).

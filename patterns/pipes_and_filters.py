@@ -38,11 +38,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("pipes_and_filters",),
     family="Messaging and integration",
     summary="single-purpose filter functions chained by SQS queues, each step with its own DLQ, into a results table",
-    diagram="""
-producer ──> queue 1 ──> filter 1 ──> queue 2 ──> filter 2 ──> ... ──> filter N ──> results table
-               └─ DLQ 1                 └─ DLQ 2                         (trail: [1, 2, ..., N])
-                  └──── redrive ──> queue 1 (after the fault is fixed)
-""",
 )
 
 #: Environment variables the pattern sets on every step; ``Step.environment`` cannot override them.

@@ -31,12 +31,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("pub_sub",),
     family="Messaging and integration",
     summary="SNS topic fans out to per-subscriber SQS queues with filter policies and DLQs",
-    diagram="""
-publisher ──> SNS topic ──(filter)──> queue A ──> subscriber A ──> table
-                  │                      └─ DLQ A
-                  └──────(filter)──> queue B ──> subscriber B ──> table
-                                         └─ DLQ B
-""",
 )
 
 

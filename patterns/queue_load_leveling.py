@@ -39,11 +39,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("queue_load_leveling",),
     family="Messaging and integration",
     summary="scalable webhook: API answers 202 + status URL; a concurrency-capped consumer drains SQS to a slow store",
-    diagram="""
-client ──POST /requests──> REST API ──> intake ──> SQS queue ──(batches, ≤ N at once)──> consumer ──> slow store
-   │          202 + Location   │           │           └─ DLQ                              │
-   └──GET /requests/{id}───────┘           └──> status table (pending) <──── done ─────────┘
-""",
 )
 
 #: The POST body of the default handler: any non-empty JSON object (the webhook's payload).

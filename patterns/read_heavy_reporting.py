@@ -36,12 +36,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("read_heavy_reporting",),
     family="Data and streams",
     summary="Table stream projected once per record into per-key views and a top-N index, read via API + cache",
-    diagram="""
-writers ──> source table ──stream──> projector ──(one transaction per record)──> applied marker + view deltas
-                                        │  └─ on-failure queue (poison records, after bisect + retries)
-                                        └─(after each batch)──> index table (rank 1..N, from the views)
-client ──> REST API  GET /views/{key}, GET /top ──> reader ──> cache table (TTL) ──miss──> views / index
-""",
 )
 
 #: Keys and attributes the handlers read and write (their contract with the tables).

@@ -37,12 +37,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("saga",),
     family="Orchestration and resilience",
     summary="trip booking over three services (flight, hotel, payment), compensated in reverse order, idempotent steps",
-    diagram="""
-StartExecution(trip) ─> ReserveFlight ─> ReserveHotel ─> TakePayment ─> Booked
-step k refuses (nothing applied) ─> compensations k-1..1;  step k fails otherwise (outcome unknown) ─> k..1
-compensations: RefundPayment ─> CancelHotel ─> CancelFlight ─> BookingFailed
-each retried with back-off; one that cannot ─> SNS alert, the rest still run ─> CompensationFailed
-""",
 )
 
 

@@ -37,12 +37,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("scheduled_service",),
     family="Messaging and integration",
     summary="EventBridge schedule runs website health checks; a failing check publishes an SNS alert",
-    diagram="""
-EventBridge schedule ──> health-check function ──HTTP GET──> checked URLs
-   └─ target DLQ           │  └─ idempotency table
-   (retries exhausted)     ├──(a check failed)──> SNS alert topic ──> subscribers
-                           └──(optional)──> results table
-""",
 )
 
 #: Default of ``ScheduledService(schedule=...)``.

@@ -27,11 +27,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("simple_web_service",),
     family="Messaging and integration",
     summary="REST API with request validation in front of one Powertools function doing CRUD on a DynamoDB table",
-    diagram="""
-client ──> REST API (IAM auth, validator, JSON models)
-             POST/GET    /items        ─┐
-             GET/PUT/DEL /items/{id}   ─┴──> function (Powertools REST resolver) ──> table
-""",
 )
 
 #: The body of POST and PUT for the default handler (lambdas/simple_web_service/models.py, same limits).

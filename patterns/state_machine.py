@@ -37,12 +37,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("state_machine",),
     family="Orchestration and resilience",
     summary="order workflow (Task, Choice, Parallel, Map, Wait, Retry, Catch) started by event; Express quote by API",
-    diagram="""
-OrderPlaced event ──rule──> Standard: Validate ─> Parallel[ Map(Price) | Choice(shipping) ] ─> Reserve ─> Charge
-                                         │                    (retry with back-off) ┘    └─> Wait ─> Confirm
-                                         └─(InvalidOrder)─> Rejected     any failure ─> Compensate ─> OrderFailed
-POST /quotes ──StartSyncExecution──> Express: Validate ─> Parallel[ Map(Price) | Choice ] ─> Quote ─> response
-""",
 )
 
 #: The handler of each function in the asset (``handlers`` overrides any of them).

@@ -34,13 +34,6 @@ CATALOG_ENTRY = PatternInfo(
     family="Messaging and integration",
     summary="API Gateway stores each request directly in SQS or Kinesis (no Lambda in the request path); "
     "a processor records it in a table",
-    diagram="""
-client ──> REST API (validator + model) ──(role: sqs:SendMessage | kinesis:PutRecord)──> queue | stream
-             └─ 202 {messageId | sequenceNumber}                                           │
-                                        processor (partial batches, idempotent) <───────────┘
-                                            ├──> table
-                                            └─ failed: DLQ | on-failure queue
-""",
 )
 
 Store = Literal["sqs", "kinesis"]

@@ -30,12 +30,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("thumbnailer_with_db",),
     family="Messaging and integration",
     summary="image uploads thumbnailed via SQS, and each new thumbnail's event points the user's record at it",
-    diagram="""
-uploads/<user>/<file> ──> uploads bucket ──> SQS ──> thumbnailer (Pillow) ──> thumbnails bucket
-                                             └─ DLQ                                  │
-users table <── user updater <── SQS <───────────────────────────────────────────────┘
-                                 └─ DLQ
-""",
 )
 
 #: Partition key of the users table (string): the user id taken from the upload key.

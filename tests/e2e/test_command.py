@@ -9,7 +9,6 @@ envelope each answer a clear error, invoke no handler, and never crash the route
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,9 +40,9 @@ ROUTED = {"v1-latte": ("create-order", 1), "v2-ana": ("create-order", 2), "v1-mo
 
 
 @pytest.fixture(scope="module")
-def cloud(demo_app) -> Iterator[tuple[LocalCloud, Any]]:
-    with LocalCloud() as running:
-        yield running, running.deploy(demo_app.outdir, STACK)
+def cloud(local_cloud, demo_app) -> tuple[LocalCloud, Any]:
+    """The plugin's local cloud (module scope, see pyproject.toml): a failure prints the errored invocations."""
+    return local_cloud.cloud, local_cloud.deploy(demo_app.outdir, STACK)
 
 
 def handler_name(stack: Any, command: str, version: int) -> str:

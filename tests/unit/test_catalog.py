@@ -35,7 +35,8 @@ def test_every_entry_points_at_real_code() -> None:
     assert len(set(numbers)) == len(numbers)
 
 
-def test_readme_is_generated_from_the_catalog() -> None:
+def test_readme_table_is_generated_from_the_catalog() -> None:
+    """The table; the diagrams need the demo stacks synthesized (tests/snapshots/test_readme_diagrams.py)."""
     readme = (ROOT / "README.md").read_text()
     assert catalog.render_readme(readme) == readme, (
         "README.md is stale: run `.venv/bin/python -m patterns catalog --update-readme README.md`"
