@@ -43,6 +43,8 @@ _KINDS: dict[str, tuple[str, str, str]] = {
     "AWS::ApiGatewayV2::Api": ("HTTP API", "{{", "}}"),
     "AWS::AppSync::GraphQLApi": ("GraphQL API", "{{", "}}"),
     "AWS::CloudFront::Distribution": ("CloudFront distribution", "{{", "}}"),
+    "AWS::ApiGateway::DomainName": ("custom domain", "{{", "}}"),
+    "AWS::ApiGatewayV2::DomainName": ("custom domain", "{{", "}}"),
     "AWS::Cognito::UserPool": ("Cognito user pool", "[", "]"),
 }
 
@@ -87,7 +89,13 @@ _PLUMBING_TYPES = {
     "AWS::Cognito::UserPoolResourceServer",
 }
 _API_PARTS = ("AWS::ApiGateway::", "AWS::ApiGatewayV2::", "AWS::AppSync::")
-_API_NODES = {"AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api", "AWS::AppSync::GraphQLApi"}
+_API_NODES = {
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::AppSync::GraphQLApi",
+    "AWS::ApiGateway::DomainName",
+    "AWS::ApiGatewayV2::DomainName",
+}
 
 #: IAM actions that move data to another resource, by service: (action patterns, edge label).
 _WRITES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -327,6 +335,8 @@ class _Reader:
         if isinstance(value, dict):
             if "Fn::ImportValue" in value:
                 return [self.external(f"import {flatten(value['Fn::ImportValue'])}")]
+            if isinstance(value.get("Fn::GetStackOutput"), dict):  # a weak cross-stack reference
+                return [self.external(f"stack {flatten(value['Fn::GetStackOutput'].get('StackName'))}")]
             text = flatten(value)
             return [self.external(text)] if text.endswith(":event-bus/default") else []
         if isinstance(value, str) and value and value != "*":
@@ -503,6 +513,16 @@ class _Reader:
             for target in sorted(set(found)):
                 if target in self.resources:
                     self.edge(machine, [n] if (n := self.node(target)) else [], state_name)
+
+    def _aws_apigateway_basepathmapping(self, lid: str, props: dict[str, Any]) -> None:
+        """A custom domain's base path → the REST API it maps (often another stack's)."""
+        self.edge(self.targets(props.get("DomainName")), self.targets(props.get("RestApiId")),
+                  "/" + str(props.get("BasePath") or ""))
+
+    def _aws_apigatewayv2_apimapping(self, lid: str, props: dict[str, Any]) -> None:
+        """A custom domain's API mapping key → the API it maps."""
+        self.edge(self.targets(props.get("DomainName")), self.targets(props.get("ApiId")),
+                  "/" + str(props.get("ApiMappingKey") or ""))
 
     def _aws_apigatewayv2_route(self, lid: str, props: dict[str, Any]) -> None:
         api = self.targets(props.get("ApiId"))

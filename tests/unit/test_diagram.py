@@ -468,3 +468,19 @@ def test_fails_if_the_source_is_neither_a_template_nor_an_assembly(tmp_path: Pat
         diagram.load_template(tmp_path)
     with pytest.raises(ValueError, match="no stack 'Nope'"):
         diagram.load_template(_assembly(tmp_path, {"One": {"Resources": {}}}), "Nope")
+
+
+def test_custom_domain_base_paths_point_at_their_apis_even_in_other_stacks() -> None:
+    weak = {"Fn::GetStackOutput": {"StackName": "Orders", "Region": {"Ref": "AWS::Region"}, "OutputName": "ApiRef"}}
+    _, edges = drawn(template(
+        Domain=res("AWS::ApiGateway::DomainName", "Domain", DomainName="api.example.com"),
+        Map=res("AWS::ApiGateway::BasePathMapping", "Map", BasePath="orders", DomainName=ref("Domain"), RestApiId=weak),
+        Api=res("AWS::ApiGatewayV2::Api", "Api", Name="catalog", ProtocolType="HTTP"),
+        V2Domain=res("AWS::ApiGatewayV2::DomainName", "V2Domain", DomainName="v2.example.com"),
+        V2Map=res("AWS::ApiGatewayV2::ApiMapping", "V2Map", ApiMappingKey="catalog/v1", DomainName=ref("V2Domain"),
+                  ApiId=ref("Api")),
+    ))
+    assert edges == {
+        ("Domain", "-->", "/orders", "stack Orders"),
+        ("V2Domain", "-->", "/catalog/v1", "Api"),
+    }
