@@ -27,6 +27,7 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "StreamPipeline": "stream_pipeline",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -60,4 +61,5 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.simple_web_service import SimpleWebService
     from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
+    from patterns.stream_pipeline import StreamPipeline
     from patterns.thumbnailer_with_db import ThumbnailerWithDb

@@ -92,6 +92,7 @@ CLASHES = [
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
     Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
     Clash("StorageFirst", "function_options", "TABLE_NAME", "Processor", _options("function_options")),
+    Clash("StreamPipeline", "function_options", "DELIVERY_STREAM_NAME", "Transform", _options("function_options")),
     Clash("ThumbnailerWithDb", "thumbnailer_options", "THUMBNAILS_BUCKET", "Thumbnailer",
           _options("thumbnailer_options")),
     Clash("ThumbnailerWithDb", "updater_options", "USERS_TABLE_NAME", "UserUpdater", _options("updater_options")),
