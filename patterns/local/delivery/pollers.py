@@ -320,8 +320,10 @@ class _Shard:
     next_try: float = 0.0
     window_start: float | None = None
     window_state: Any = field(default_factory=dict)
-    #: The window whose end a timer on the engine's clock waits for (so drain() can skip to it).
+    #: The window whose end a timer on the engine's clock waits for (so drain() can skip to it), and
+    #: the window whose timer has fired (a server that is not draining waits at most time_cap).
     window_timer_for: float | None = None
+    window_timer_fired: float | None = None
     #: The state outgrew 1 MB: the window ends early (a final invoke), then goes on with fresh state.
     window_full: bool = False
 
@@ -495,7 +497,8 @@ class StreamPoller:
                 end = shard.window_start + float(esm.tumbling_window)
                 in_window = [r for r in unread if self._window(esm, r.arrival) == shard.window_start]
                 later = len(unread) > len(in_window)
-                if shard.window_full or (not in_window and (later or self.engine.clock() >= end)):
+                due = self.engine.clock() >= end or shard.window_timer_fired == shard.window_start
+                if shard.window_full or (not in_window and (later or due)):
                     self._start(spec, shard, esm, _Batch([]), final=True)
                     return True
                 if not in_window:
@@ -539,16 +542,22 @@ class StreamPoller:
         return True
 
     def _await_window_end(self, shard: _Shard, end: float) -> None:
-        """Queue a timer at the window's end on the engine's clock, once per window: the clock only
-        moves to it (in drain(), once nothing else can run), and the next poll closes the window."""
-        if shard.window_timer_for == shard.window_start:
+        """Queue a timer at the window's end, once per window; the next poll after it closes the window.
+
+        While draining (tests) the timer is due at the window's end on the engine's clock, which
+        drain() moves there once nothing else can run. A server that is not draining shortens the
+        wait to ``Settings.time_cap``, like every other wait that only makes a developer wait.
+        """
+        start = shard.window_start
+        if shard.window_timer_for == start:
             return
-        shard.window_timer_for = shard.window_start
+        shard.window_timer_for = start
+
+        def fired() -> None:
+            shard.window_timer_fired = start  # one assignment: no lock (the poller may hold its own)
+
         self.engine.schedule(
-            end - self.engine.clock(),
-            lambda: None,
-            f"end of a tumbling window of {self.kind} shard {shard.shard_id}",
-            deadline=True,
+            end - self.engine.clock(), fired, f"end of a tumbling window of {self.kind} shard {shard.shard_id}"
         )
 
     def _start(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, *, final: bool) -> None:
