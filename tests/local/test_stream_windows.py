@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from patterns.local import LocalCloud, Settings
+from patterns.local import LocalCloud
 
 from .conftest import python_function, synth, write_handler
 
@@ -248,16 +247,3 @@ def test_dynamodb_stream_windows_carry_state_too(deployed: tuple[LocalCloud, dic
     assert [(f["total"], f["count"]) for f in _finals(cloud, "TableWindow")] == [(20, 5)]
     assert calls[0].event["eventSourceARN"].startswith("arn:aws:dynamodb:")
 
-
-def test_a_server_that_is_not_draining_closes_a_window_after_time_cap(assembly: Path) -> None:
-    # GIVEN a background-polling cloud (a developer's server) with a 0.2 s cap on waits
-    with LocalCloud(front_door=False, background=True, settings=Settings(time_cap=0.2)) as cloud:
-        outputs = cloud.deploy(assembly, "WindowStack").outputs
-        # WHEN 2 records are put to a 300 s window
-        began = time.monotonic()
-        _put(cloud, outputs["ClockStreamName"], [{"n": n, "value": 7} for n in range(2)])
-        while not _finals(cloud, "Clock") and time.monotonic() - began < 15:
-            time.sleep(0.05)
-        # THEN the window closed within seconds of real time, with both records counted
-        assert [(f["total"], f["count"]) for f in _finals(cloud, "Clock")] == [(14, 2)]
-        assert time.monotonic() - began < 15
