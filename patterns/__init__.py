@@ -28,6 +28,7 @@ _CONSTRUCTS: dict[str, str] = {
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
     "StreamPipeline": "stream_pipeline",
+    "RealtimeAnalytics": "realtime_analytics",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
+    from patterns.realtime_analytics import RealtimeAnalytics
     from patterns.saga import Saga
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService

@@ -36,6 +36,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "FanOutFanIn": {"pillow_layer": _pillow},
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
+    "RealtimeAnalytics": {"alert_threshold": 100},
     "ScheduledService": {"checks": [HealthCheck(name="Home", url="https://shop.example.com/")]},
 }
 
@@ -83,6 +84,7 @@ CLASHES = [
     ),
     Clash("PubSub", "function_options", "TABLE_NAME", "AuditHandler", _options("function_options")),
     Clash("QueueLoadLeveling", "function_options", "QUEUE_URL", "Intake", _options("function_options")),
+    Clash("RealtimeAnalytics", "function_options", "ALERT_TOPIC_ARN", "Aggregator", _options("function_options")),
     Clash(
         "QueueLoadLeveling", "consumer_environment", "STORE_TABLE_NAME", "Consumer",
         lambda key, value: {"consumer_environment": {key: value}},
