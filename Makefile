@@ -36,7 +36,7 @@ test: setup  ## the whole suite, the type check and the min-version check
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-min
 
 typecheck: setup  ## mypy over the constructs, patterns/core and each handler folder (patterns/local excluded)
@@ -53,7 +53,7 @@ test-min: $(MIN_STAMP) node_modules/.installed  ## on the lowest declared versio
 	@$(MIN_BIN)/python -c 'import aws_cdk, constructs, cdk_nag, importlib.metadata as m; \
 		print("min versions:", *(f"{p}=={m.version(p)}" for p in ("aws-cdk-lib", "constructs", "cdk-nag")))'
 	rm -rf $(MIN_VENV)/cdk.out && CDK_OUTDIR=$(MIN_VENV)/cdk.out $(MIN_BIN)/python app.py
-	$(MIN_BIN)/python -m pytest -q tests/unit
+	$(MIN_BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit
 
 serve: setup  ## keep a local cloud running for your own `cdk deploy` / aws CLI calls
 	$(BIN)/python -m patterns.local serve

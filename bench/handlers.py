@@ -81,9 +81,11 @@ def measure(rounds: int) -> list[dict[str, Any]]:
                                         aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"],
                                         region_name=server.region)
         for entry in catalog.entries():
-            deployed = server.deploy(outdir, entry.demo_stack)
+            # A multi-stack demo (service stacks + entry) deploys its stacks in dependency order.
+            deployed = {d.name: d for d in server.deploy_all(outdir, entry.stacks)}[entry.demo_stack]
             ctx = DriveContext(stack_id=entry.demo_stack, outputs=deployed.outputs, session=session,
-                               endpoint_url=server.endpoint, api_url=api_url_mapper(server.api_url),
+                               endpoint_url=server.endpoint,
+                               api_url=api_url_mapper(server.api_url, server.domain_url),
                                fire_schedule=control(server.endpoint).fire_schedule)
             module_for(entry).drive(ctx)
         server.drain(timeout=120)

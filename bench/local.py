@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         with LocalCloud() as cloud:
             for entry in catalog.entries():
                 began = time.perf_counter()
-                cloud.deploy(OUT, entry.demo_stack)
+                cloud.deploy_all(OUT, entry.stacks)  # a multi-stack demo: its service stacks too
                 per_stack.setdefault(entry.demo_stack, []).append(time.perf_counter() - began)
 
     print(f"\ncdk synth (real CLI, all stacks): {synth_seconds:.1f} s")

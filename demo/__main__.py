@@ -106,7 +106,7 @@ def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]
                 outputs=outputs,
                 session=session,
                 endpoint_url=server.endpoint,
-                api_url=api_url_mapper(server.api_url),
+                api_url=api_url_mapper(server.api_url, server.domain_url),
                 fire_schedule=control(server.endpoint).fire_schedule,
             )
             started = time.perf_counter()

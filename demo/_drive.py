@@ -88,13 +88,25 @@ _API_URL = re.compile(
 )
 
 
-def api_url_mapper(url_for: Callable[[str, str], str]) -> Callable[[str], str]:
-    """Map deployed API Gateway URLs onto a local front door's ``url_for(api_id, stage)``."""
+_DOMAIN_URL = re.compile(r"^https://(?P<domain>[a-z0-9.-]+\.[a-z]{2,63})(?P<path>/.*)?$")
+
+
+def api_url_mapper(
+    url_for: Callable[[str, str], str], domain_url: Callable[[str], str] | None = None
+) -> Callable[[str], str]:
+    """Map deployed API Gateway URLs onto a local front door's ``url_for(api_id, stage)``, and
+    ``https://<custom domain>/...`` onto its ``domain_url(domain)`` when given."""
 
     def mapped(url: str) -> str:
         match = _API_URL.match(url)
         if not match:
-            return url
+            custom = _DOMAIN_URL.match(url) if domain_url is not None else None
+            if custom is None or domain_url is None:
+                return url
+            try:
+                return domain_url(custom["domain"]).rstrip("/") + (custom["path"] or "")
+            except Exception:  # not a domain the local cloud serves: the URL goes out as it is
+                return url
         base = url_for(match["api"], match["stage"]).rstrip("/")
         return f"{base}/{match['path']}"
 

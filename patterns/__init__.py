@@ -23,10 +23,16 @@ _CONSTRUCTS: dict[str, str] = {
     "EventDrivenProcessor": "event_driven_processor",
     "ThumbnailerWithDb": "thumbnailer_with_db",
     "InternalEndpoint": "internal_endpoint",
+    "ReadHeavyReporting": "read_heavy_reporting",
     "Deduplication": "deduplication",
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "Authorization": "authorization",
+    "Aggregator": "aggregator",
+    "GatewayRouter": "gateway_router",
+    "Microservice": "microservices",
+    "GraphQlEndpoint": "graphql_endpoint",
     "StreamPipeline": "stream_pipeline",
     "RealtimeAnalytics": "realtime_analytics",
 }
@@ -46,17 +52,23 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers see the real classes
+    from patterns.aggregator import Aggregator
+    from patterns.authorization import Authorization
     from patterns.circuit_breaker import CircuitBreaker
     from patterns.command import Command
     from patterns.decoupled_messaging import DecoupledMessaging
     from patterns.deduplication import Deduplication
     from patterns.event_driven_processor import EventDrivenProcessor
     from patterns.fan_out_fan_in import FanOutFanIn
+    from patterns.gateway_router import GatewayRouter
+    from patterns.graphql_endpoint import GraphQlEndpoint
     from patterns.internal_endpoint import InternalEndpoint
     from patterns.map_reduce import MapReduce
+    from patterns.microservices import Microservice
     from patterns.pipes_and_filters import PipesAndFilters
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
+    from patterns.read_heavy_reporting import ReadHeavyReporting
     from patterns.realtime_analytics import RealtimeAnalytics
     from patterns.saga import Saga
     from patterns.scheduled_service import ScheduledService

@@ -27,10 +27,18 @@ class PatternInfo:
     family: str  #: catalog section
     summary: str  #: one line
     diagram: str  #: a small ASCII data-flow diagram for the README
+    #: stacks of the demo besides ``demo_stack``, each deployable on its own (a multi-stack pattern)
+    service_stacks: tuple[str, ...] = ()
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        """Every stack of the demo: ``demo_stack`` first, then the ``service_stacks``."""
+        return (self.demo_stack, *self.service_stacks)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["handlers"] = list(self.handlers)
+        data["service_stacks"] = list(self.service_stacks)
         return data
 
 
@@ -73,13 +81,19 @@ def readme_table() -> str:
     return "\n".join(lines)
 
 
+def _with_services(entry: PatternInfo) -> str:
+    if not entry.service_stacks:
+        return ""
+    return " with service stacks " + ", ".join(f"`{s}`" for s in entry.service_stacks)
+
+
 def readme_sections() -> str:
     """One README section per pattern with its diagram."""
     parts = []
     for e in entries():
         parts.append(
             f"### {e.name}\n\nCATALOG {e.number} · `from patterns import {e.construct}` · demo stack "
-            f"`{e.demo_stack}`\n\n{e.summary}\n\n```\n{e.diagram.strip(chr(10))}\n```\n"
+            f"`{e.demo_stack}`{_with_services(e)}\n\n{e.summary}\n\n```\n{e.diagram.strip(chr(10))}\n```\n"
         )
     return "\n".join(parts)
 

@@ -17,6 +17,10 @@ os.environ.setdefault("CDK_VALIDATION", "false")
 import pytest
 from aws_cdk import App, Stack, cx_api
 
+from tests.support import share_botocore_loaders
+
+share_botocore_loaders()
+
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, object] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
@@ -33,7 +37,9 @@ class DemoApp:
         from demo import build_all
 
         self.app = new_app(outdir)
-        self.stacks: dict[str, Stack] = {s.stack_name: s for s in build_all(self.app)}
+        build_all(self.app)
+        # Every stack of the app: a multi-stack demo adds service stacks next to its demo stack.
+        self.stacks: dict[str, Stack] = {s.stack_name: s for s in self.app.node.children if isinstance(s, Stack)}
         self.assembly: cx_api.CloudAssembly = self.app.synth()
         self.outdir = outdir
 

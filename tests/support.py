@@ -16,6 +16,42 @@ from typing import Any
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 
 
+class _SearchPaths(list[str]):
+    """A loader's search paths that ignore repeats: every boto3 Session appends its own data folder."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+def share_botocore_loaders() -> None:
+    """One botocore data loader per data path for the whole test process.
+
+    Each new botocore Session parses the service models it needs again (DynamoDB's is ~1 MB of JSON),
+    and moto's ``mock_aws`` and the handlers' own sessions make a new one per test: the handler suite
+    spent a third of its CPU in ``json.loads``. The models on disk never change during a run, and botocore
+    already shares one loader among all clients of a session, so sharing it among sessions changes what
+    no test sees.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session.create_loader, "_shared", False):
+        return
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        loader = loaders.get(search_path_string)
+        if loader is None:
+            loader = loaders[search_path_string] = create(search_path_string)
+            loader._search_paths = _SearchPaths(loader.search_paths)
+        return loader
+
+    shared._shared = True  # type: ignore[attr-defined]
+    botocore.session.create_loader = shared  # type: ignore[assignment]
+
+
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}

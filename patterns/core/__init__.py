@@ -4,7 +4,7 @@ Patterns call these builders instead of constructing queues, DLQs, functions, ta
 APIs or alarms by hand.
 """
 
-from . import nag, validation
+from . import auth, nag, validation
 from .alarms import AlarmOptions, PatternAlarms
 from .api import (
     ApiOptions,
@@ -28,6 +28,7 @@ from .functions import (
     powertools_layer_arn,
     python_function,
 )
+from .graphql import API_KEY_DAYS, InlineSchema, dynamodb_source, graphql_api, lambda_source, user_pool
 from .jobs import JOB_KEY, STATUS_ATTRIBUTE, jobs_table, on_job_status
 from .layers import PILLOW_VERSION, pillow_layer, pip_layer
 from .notifications import bucket_notification
@@ -39,6 +40,16 @@ from .queues import (
     consume,
     dead_letter_queue,
     queue_with_dlq,
+)
+from .routes import (
+    HttpBackend,
+    QueueBackend,
+    Route,
+    RouteTable,
+    add_routes,
+    check_routes,
+    method_throttles,
+    not_found_response,
 )
 from .state_machines import (
     TRANSIENT_LAMBDA_ERRORS,
@@ -52,6 +63,7 @@ from .tables import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL, grant_idempotency, idempot
 from .topics import grant_publish, topic
 
 __all__ = [
+    "API_KEY_DAYS",
     "ARCHITECTURE",
     "ASSET_EXCLUDE",
     "IDEMPOTENCY_KEY",
@@ -68,35 +80,48 @@ __all__ = [
     "BucketPair",
     "BucketWorker",
     "FunctionOptions",
+    "HttpBackend",
+    "InlineSchema",
     "PatternAlarms",
+    "QueueBackend",
     "QueuePair",
+    "Route",
+    "RouteTable",
     "StateMachineOptions",
     "ValidatedApi",
     "access_log_bucket",
     "acknowledge_task_invokes",
+    "add_routes",
+    "auth",
     "bucket",
     "bucket_notification",
     "bucket_pair",
     "bucket_worker",
     "check_existing_queue",
     "check_no_trigger_loop",
+    "check_routes",
     "consume",
     "consume_stream",
     "dead_letter_queue",
+    "dynamodb_source",
     "grant_idempotency",
     "grant_object_read",
     "grant_object_write",
     "grant_publish",
+    "graphql_api",
     "handler_code",
     "handler_dir",
     "idempotency_table",
     "jobs_table",
     "json_model",
     "kinesis_stream",
+    "lambda_source",
     "lambda_target",
     "lambda_task",
     "lambdas_dir",
+    "method_throttles",
     "nag",
+    "not_found_response",
     "on_job_status",
     "pillow_layer",
     "pip_layer",
@@ -108,6 +133,7 @@ __all__ = [
     "state_machine",
     "table",
     "topic",
+    "user_pool",
     "validated_rest_api",
     "validation",
     "validation_error_responses",

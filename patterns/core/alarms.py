@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
@@ -44,6 +45,7 @@ class PatternAlarms(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue] | None = None,
         iterator_functions: Mapping[str, lambda_.IFunction] | None = None,
         state_machines: Mapping[str, sfn.IStateMachine] | None = None,
+        apis: Mapping[str, apigw.RestApiBase] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.options = options or AlarmOptions()
@@ -66,6 +68,8 @@ class PatternAlarms(Construct):
             self._add(f"{name}Failed", machine.metric_failed(period=period), 0, "failed executions")
             self._add(f"{name}TimedOut", machine.metric_timed_out(period=period), 0, "timed-out executions")
             self._add(f"{name}Throttled", machine.metric_throttled(period=period), 0, "throttled executions")
+        for name, api in (apis or {}).items():
+            self._add(f"{name}ServerErrors", api.metric_server_error(period=period), 0, "5XX answers")
         if self.options.dashboard:
             self.dashboard: cw.Dashboard | None = cw.Dashboard(self, "Dashboard")
             self.dashboard.add_widgets(

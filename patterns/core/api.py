@@ -3,6 +3,7 @@ request validation and IAM authorization unless the pattern chooses another auth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import aws_apigateway as apigw
@@ -25,6 +26,8 @@ class ApiOptions:
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     cloud_watch_role: bool = True
     web_acl_arn: str | None = None
+    #: per-method stage settings (``/path/METHOD`` → throttling...), e.g. a route's own throttle.
+    method_options: Mapping[str, apigw.MethodDeploymentOptions] | None = None
 
 
 def rest_api(
@@ -49,6 +52,7 @@ def rest_api(
             metrics_enabled=True,
             throttling_rate_limit=opts.throttling_rate_limit,
             throttling_burst_limit=opts.throttling_burst_limit,
+            method_options=dict(opts.method_options) if opts.method_options else None,
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                 caller=True,

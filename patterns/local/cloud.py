@@ -53,10 +53,12 @@ class _Cloud:
     def _start_front_door(self) -> None:
         from .frontdoor.apigateway import FrontDoor
         from .models import apigateway as apigateway_models
+        from .models import domains as domain_models
         from .models.registry import clear_model_caches
 
         # API Gateway resources deploy with or without the HTTP front door that serves them.
         apigateway_models.install()
+        domain_models.install()
         clear_model_caches()
         if not self._want_front_door:
             self.front_door_error = "disabled"
@@ -66,8 +68,10 @@ class _Cloud:
             account_id=self.account_id,
             region=self.region,
             backend_lock=self.core.lock,
+            clock=self.core.engine.clock,
             **self._front_door_options(),
         )
+        self._front_door.credentials = {ACCESS_KEY_ID: SECRET_ACCESS_KEY}
         self.front_door_url = str(self._front_door.start(host="127.0.0.1", port=0))
         self.core.front_door_url = self.front_door_url  # pipes with API Gateway targets call it
 
@@ -278,6 +282,40 @@ class _Cloud:
         except LocalCloudError:
             api_id = api
         return str(self._front_door.url_for(api_id, stage))
+
+    def function_url(self, function: str) -> str:
+        """Base URL of a function's URL (AWS::Lambda::Url) on the local front door."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        name = self.function_name(function)
+        with self.core.lock:
+            moto_function = self.core.moto_function(name)
+            config = getattr(moto_function, "url_config", None)
+        if config is None:
+            raise LocalCloudError(f"function {name} has no function URL")
+        return str(self._front_door.function_url_for(config.url))
+
+    def domain_url(self, domain_name: str) -> str:
+        """Base URL answering as ``https://<domain_name>`` does: its APIs by base path (custom domains)."""
+        from .frontdoor import domains
+
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        if not domains.known(self._front_door, domain_name):
+            raise LocalCloudError(f"no custom domain name {domain_name!r} is deployed")
+        return domains.url_for(self._front_door, domain_name)
+
+    def graphql_url(self, api: str) -> str:
+        """URL of a deployed AppSync GraphQL API on the front door (POST queries to it)."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        try:
+            api_id = self.physical_id(api)
+        except LocalCloudError:
+            api_id = api
+        if api_id.startswith("arn:"):  # Ref of a GraphQLApi is its ARN: ...:apis/<api id>
+            api_id = api_id.rsplit("/", 1)[-1]
+        return f"{self._front_door.base_url}/{api_id}/graphql"
 
 
 class LocalCloud(_Cloud):

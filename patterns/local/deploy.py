@@ -325,3 +325,6 @@ class Deployer:
         with self.core.lock:
             backend = cloudformation_backends[self.core.account_id][self.core.region]
             backend.delete_stack(stack_name)
+            refused = next((s for s in backend.stacks.values() if s.name == stack_name), None)
+        if refused is not None and refused.status == "DELETE_FAILED":  # an export of it is in use
+            raise DeployError(stack_name, refused.status, refused.stack_status_reason)

@@ -13,7 +13,9 @@ sees the request:
   the ``X-Local-Cloud-Secret`` header → 403;
 - with ``credentials`` (access key id → secret access key), an AWS API request not signed with
   them: the access key id must be known and the SigV4 signature must verify → 403 with AWS's error
-  code (``MissingAuthenticationToken``, ``InvalidClientTokenId``, ``SignatureDoesNotMatch``).
+  code (``MissingAuthenticationToken``, ``InvalidClientTokenId``, ``SignatureDoesNotMatch``) —
+  except the documents AWS serves to anyone (``PUBLIC_GET``: a user pool's JWKS and OpenID
+  configuration, which token verifiers fetch without credentials).
 
 ``cors=True`` answers preflights of allowlisted origins itself and adds ``Access-Control-Allow-Origin``
 for them (nothing for any other origin: moto's own reflect-every-origin CORS is switched off).
@@ -30,6 +32,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import socket
 import threading
 import urllib.parse
@@ -37,11 +40,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: Unsigned GETs AWS answers: ``https://cognito-idp.<region>.amazonaws.com/<pool id>/.well-known/...``.
+PUBLIC_GET = re.compile(r"^/[a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]+/\.well-known/(?:jwks\.json|openid-configuration)$")
 
 #: The header carrying the per-server secret of the control plane and /moto-api/.
 SECRET_HEADER = "X-Local-Cloud-Secret"
 
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+
+#: How often a serving thread checks for shutdown: stopping a server waits up to this long (the
+#: standard library's 0.5 s made every LocalCloud.close() half a second slower per port).
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 def host_allowed(host: str, port: int) -> bool:
@@ -331,7 +340,8 @@ class Guard:
             if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
                 return _deny(respond, "MissingSecret", f"{path} needs the server's secret in {SECRET_HEADER}")
             return self.app(environ, respond)
-        if self.credentials is not None:
+        public = method in ("GET", "HEAD") and PUBLIC_GET.match(path) is not None
+        if self.credentials is not None and not public:
             try:
                 verify_sigv4(environ, self.credentials)
             except SigV4Error as exc:
@@ -430,7 +440,9 @@ class BoundServer:
             raise OSError(errno.EADDRINUSE, f"port {port} is already in use") from None
         self.server.daemon_threads = True
         self.port: int = int(self.server.server_port)
-        self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name=name, daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -15,7 +15,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from patterns import catalog
 
-STACKS = [e.demo_stack for e in catalog.entries()]
+STACKS = [stack for e in catalog.entries() for stack in e.stacks]
 
 
 def _violations(report) -> list[str]:

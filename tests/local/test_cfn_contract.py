@@ -775,6 +775,74 @@ ROWS: dict[str, Row] = {
             ),
         ),
         (
+            "AWS::CertificateManager::Certificate",
+            Row("Certificate", {"DomainName": "contract.example.com"}, arn("acm", "certificate/")),
+        ),
+        (
+            "AWS::ApiGateway::DomainName",
+            Row(
+                "RestDomain",
+                {
+                    "DomainName": "contract.example.com",
+                    "RegionalCertificateArn": {"Ref": "Certificate"},
+                    "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                },
+                exactly("contract.example.com"),
+                {
+                    "RegionalDomainName": matching(r"d-[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com"),
+                    "RegionalHostedZoneId": matching(r"Z[A-Z0-9]+"),
+                    "DistributionDomainName": matching(r"d[a-z0-9]+\.cloudfront\.net"),
+                    "DistributionHostedZoneId": exactly("Z2FDTNDATAQYW2"),
+                    "DomainNameArn": exactly("arn:aws:apigateway:us-east-1::/domainnames/contract.example.com"),
+                },
+            ),
+        ),
+        (
+            "AWS::ApiGateway::BasePathMapping",
+            Row(
+                "RestBasePath",
+                {
+                    "DomainName": {"Ref": "RestDomain"},
+                    "BasePath": "v1",
+                    "RestApiId": {"Ref": "RestApi"},
+                    "Stage": {"Ref": "RestStage"},
+                },
+                exactly("contract.example.com/v1"),
+            ),
+        ),
+        (
+            "AWS::ApiGatewayV2::DomainName",
+            Row(
+                "HttpDomain",
+                {
+                    "DomainName": "http.contract.example.com",
+                    "DomainNameConfigurations": [
+                        {"CertificateArn": {"Ref": "Certificate"}, "EndpointType": "REGIONAL"}
+                    ],
+                },
+                exactly("http.contract.example.com"),
+                {
+                    "RegionalDomainName": matching(r"d-[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com"),
+                    "RegionalHostedZoneId": matching(r"Z[A-Z0-9]+"),
+                    "DomainNameArn": exactly("arn:aws:apigateway:us-east-1::/domainnames/http.contract.example.com"),
+                },
+            ),
+        ),
+        (
+            "AWS::ApiGatewayV2::ApiMapping",
+            Row(
+                "HttpMapping",
+                {
+                    "DomainName": {"Ref": "HttpDomain"},
+                    "ApiId": {"Ref": "HttpApi"},
+                    "Stage": {"Ref": "HttpStage"},
+                    "ApiMappingKey": "orders/v2",
+                },
+                matching(r"[a-z0-9]{6}"),
+                {"ApiMappingId": matching(r"[a-z0-9]{6}")},
+            ),
+        ),
+        (
             "AWS::ApiGatewayV2::Integration",
             Row(
                 "HttpIntegration",
@@ -817,6 +885,93 @@ ROWS: dict[str, Row] = {
                 },
                 ANY_ID,
                 {"AuthorizerId": ANY_ID},
+            ),
+        ),
+        (
+            "AWS::AppSync::GraphQLApi",
+            Row(
+                "GraphQl",
+                {"Name": "contract", "AuthenticationType": "API_KEY"},
+                arn("appsync", "apis/"),
+                {
+                    "ApiId": UUID,
+                    "Arn": arn("appsync", "apis/"),
+                    "GraphQLDns": matching(r"[0-9a-f-]+\.appsync-api\.us-east-1\.amazonaws\.com"),
+                    "GraphQLUrl": matching(r"http://127\.0\.0\.1:\d+/[0-9a-f-]+/graphql"),
+                    "GraphQLEndpointArn": arn("appsync", "endpoints/graphql-api/"),
+                    "RealtimeDns": matching(r"[0-9a-f-]+\.appsync-realtime-api\.us-east-1\.amazonaws\.com"),
+                    "RealtimeUrl": matching(r"wss://[0-9a-f-]+\.appsync-realtime-api\..+/graphql"),
+                },
+            ),
+        ),
+        (
+            "AWS::AppSync::GraphQLSchema",
+            Row(
+                "GraphQlSchema",
+                {"ApiId": {"Fn::GetAtt": ["GraphQl", "ApiId"]}, "Definition": "type Query { hello: String }"},
+                matching(r"[0-9a-f-]+GraphQLSchema"),
+            ),
+        ),
+        (
+            "AWS::AppSync::DataSource",
+            Row(
+                "GraphQlSource",
+                {"ApiId": {"Fn::GetAtt": ["GraphQl", "ApiId"]}, "Name": "local", "Type": "NONE"},
+                arn("appsync", "apis/"),
+                {
+                    "DataSourceArn": matching(r"arn:aws:appsync:.+:apis/[0-9a-f-]+/datasources/local"),
+                    "Name": exactly("local"),
+                },
+            ),
+        ),
+        (
+            "AWS::AppSync::FunctionConfiguration",
+            Row(
+                "GraphQlFunction",
+                {
+                    "ApiId": {"Fn::GetAtt": ["GraphQl", "ApiId"]},
+                    "Name": "hello",
+                    "DataSourceName": {"Fn::GetAtt": ["GraphQlSource", "Name"]},
+                    "FunctionVersion": "2018-05-29",
+                    "RequestMappingTemplate": '{"version": "2018-05-29", "payload": "hi"}',
+                    "ResponseMappingTemplate": "$util.toJson($ctx.result)",
+                },
+                matching(r"arn:aws:appsync:.+:apis/[0-9a-f-]+/functions/[a-z0-9]{26}"),
+                {
+                    "FunctionId": matching(r"[a-z0-9]{26}"),
+                    "FunctionArn": matching(r"arn:aws:appsync:.+/functions/[a-z0-9]{26}"),
+                    "DataSourceName": exactly("local"),
+                    "Name": exactly("hello"),
+                },
+            ),
+        ),
+        (
+            "AWS::AppSync::Resolver",
+            Row(
+                "GraphQlResolver",
+                {
+                    "ApiId": {"Fn::GetAtt": ["GraphQl", "ApiId"]},
+                    "TypeName": "Query",
+                    "FieldName": "hello",
+                    "Kind": "PIPELINE",
+                    "PipelineConfig": {"Functions": [{"Fn::GetAtt": ["GraphQlFunction", "FunctionId"]}]},
+                },
+                matching(r"arn:aws:appsync:.+:apis/[0-9a-f-]+/types/Query/resolvers/hello"),
+                {
+                    "ResolverArn": matching(r"arn:aws:appsync:.+/types/Query/resolvers/hello"),
+                    "TypeName": exactly("Query"),
+                    "FieldName": exactly("hello"),
+                },
+                ("GraphQlSchema",),
+            ),
+        ),
+        (
+            "AWS::AppSync::ApiKey",
+            Row(
+                "GraphQlKey",
+                {"ApiId": {"Fn::GetAtt": ["GraphQl", "ApiId"]}},
+                matching(r"arn:aws:appsync:.+:apis/[0-9a-f-]+/apikeys/.+"),
+                {"ApiKey": ANY_ID, "ApiKeyId": ANY_ID, "Arn": matching(r"arn:aws:appsync:.+/apikeys/.+")},
             ),
         ),
         (

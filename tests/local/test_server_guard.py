@@ -171,6 +171,16 @@ def test_the_guard_wraps_any_wsgi_app() -> None:
     assert call("/admin/x").startswith("403")
     assert call("/data").startswith("403")
     assert seen == ["/admin/x"]
+    # AND a user pool's JWKS and OpenID configuration are public, as on AWS (token verifiers fetch them
+    # unsigned); a look-alike path is not
+    assert call("/us-east-1_Abc123/.well-known/jwks.json") == "200 OK"
+    assert call("/eu-central-1_Abc123/.well-known/openid-configuration") == "200 OK"
+    assert call("/us-east-1_Abc123/.well-known/jwks.json/../../data").startswith("403")
+    assert call("/queue/.well-known/jwks.json").startswith("403")
+    assert seen[1:] == [
+        "/us-east-1_Abc123/.well-known/jwks.json",
+        "/eu-central-1_Abc123/.well-known/openid-configuration",
+    ]
 
 
 @pytest.mark.parametrize("signature", ["s3", "s3v4"])  # boto3's default presigned URL for us-east-1 is SigV2

@@ -31,9 +31,14 @@ def _pillow(stack: Stack) -> lambda_.ILayerVersion:
 
 #: The props a pattern cannot do without (callables are called with the stack).
 REQUIRED: dict[str, dict[str, Any]] = {
+    "Aggregator": {"downstreams": lambda s: {"profile": lambda_.Function.from_function_name(s, "Profile", "profile")}},
     "CircuitBreaker": {"downstream": lambda s: lambda_.Function.from_function_name(s, "Downstream", "provider")},
     "Command": {"commands": {"ping": {1: CommandHandler(handler="index.handler")}}},
     "FanOutFanIn": {"pillow_layer": _pillow},
+    "GatewayRouter": {
+        "routes": lambda s: [core.Route(path="/o", backend=lambda_.Function.from_function_name(s, "Backend", "b"))]
+    },
+    "Microservice": {"name": "orders"},
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
     "RealtimeAnalytics": {"alert_threshold": 100},
@@ -66,6 +71,10 @@ def _options(prop: str) -> Callable[[str, str], dict[str, Any]]:
 
 #: One entry per (pattern, FunctionOptions-like prop), each with a key that pattern's function reads.
 CLASHES = [
+    Clash("Aggregator", "function_options", "DOWNSTREAMS", "Handler", _options("function_options")),
+    Clash("Authorization", "authorizer_options", "ROUTE_SCOPES", "Authorizer", _options("authorizer_options")),
+    # The protected function reads no wiring of its own: the variables it owns are Powertools'.
+    Clash("Authorization", "function_options", "POWERTOOLS_METRICS_NAMESPACE", "Handler", _options("function_options")),
     Clash("CircuitBreaker", "function_options", "DOWNSTREAM_FUNCTION_NAME", "Breaker", _options("function_options")),
     Clash("Command", "function_options", "ROUTES", "Router", _options("function_options")),
     Clash("Deduplication", "function_options", "WINDOW_TABLE_NAME", "Dedup", _options("function_options")),
@@ -73,10 +82,13 @@ CLASHES = [
     Clash("EventDrivenProcessor", "function_options", "OUTPUT_BUCKET", "Processor", _options("function_options")),
     Clash("FanOutFanIn", "worker_options", "OUTPUT_BUCKET", "ThumbnailWorker", _options("worker_options")),
     Clash("FanOutFanIn", "fan_in_options", "JOBS_TABLE", "FanIn", _options("fan_in_options")),
+    Clash("GatewayRouter", "function_options", "ROUTES", "Directory", _options("function_options")),
+    Clash("GraphQlEndpoint", "function_options", "CURRENCY", "Pricing", _options("function_options")),
     Clash("InternalEndpoint", "function_options", "WORKER_FUNCTION_NAME", "Caller", _options("function_options")),
     Clash("MapReduce", "splitter_options", "CHUNK_QUEUE_URL", "Splitter", _options("splitter_options")),
     Clash("MapReduce", "mapper_options", "RESULTS_TABLE", "Mapper", _options("mapper_options")),
     Clash("MapReduce", "reducer_options", "TOP_N", "Reducer", _options("reducer_options")),
+    Clash("Microservice", "function_options", "SUBSCRIPTIONS", "Handler", _options("function_options")),
     Clash("PipesAndFilters", "function_options", "RESULTS_TABLE_NAME", "OnlyFilter", _options("function_options")),
     Clash(
         "PipesAndFilters", "steps[0].environment", "STEP_NAME", "OnlyFilter",
@@ -89,6 +101,8 @@ CLASHES = [
         "QueueLoadLeveling", "consumer_environment", "STORE_TABLE_NAME", "Consumer",
         lambda key, value: {"consumer_environment": {key: value}},
     ),
+    Clash("ReadHeavyReporting", "projector_options", "VIEW_TABLE_NAME", "Projector", _options("projector_options")),
+    Clash("ReadHeavyReporting", "reader_options", "CACHE_TABLE_NAME", "Reader", _options("reader_options")),
     Clash("Saga", "function_options", "PAYMENTS_TABLE_NAME", "RefundPaymentFunction", _options("function_options")),
     Clash("ScheduledService", "function_options", "CHECKS", "Checker", _options("function_options")),
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),

@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from . import cognito_tokens
+
 if TYPE_CHECKING:
     from .hooks import Patcher
 
@@ -194,8 +196,10 @@ def _log_retention(patcher: Patcher, clock: Callable[[], float]) -> None:
 
 def install(patcher: Patcher, clock: Callable[[], float] | None = None) -> None:
     """Apply the fixes through ``patcher`` (undone by ``patcher.restore()``); with ``clock`` (the
-    local cloud's, epoch seconds) log groups' retention is applied when their events are read."""
+    local cloud's, epoch seconds) log groups' retention is applied when their events are read and
+    Cognito tokens are issued on it."""
     _weak_tracking(patcher)
     _transactions_without_table_copies(patcher)
     if clock is not None:
         _log_retention(patcher, clock)
+        cognito_tokens.install(patcher, clock)

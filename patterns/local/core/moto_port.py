@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..guard import SHUTDOWN_POLL_SECONDS
+
 #: A WSGI application (environ, start_response) -> body.
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -52,6 +54,8 @@ def serve_moto(*, host: str = "127.0.0.1", port: int = 0, wrap: Callable[[WsgiAp
     if wrap is not None:
         app = wrap(app)
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="local-cloud-moto-port", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="local-cloud-moto-port", daemon=True
+    )
     thread.start()
     return MotoPort(server=server, thread=thread, port=int(server.server_address[1]))

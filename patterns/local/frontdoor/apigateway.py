@@ -17,9 +17,15 @@ and does what API Gateway does:
 - HTTP APIs (v2): ``METHOD /path`` and ``$default`` routes, Lambda proxy payload 2.0 (and 1.0),
   simplified responses, Lambda REQUEST and JWT authorizers, AWS service integrations
   (``IntegrationSubtype``), HTTP_PROXY and CORS.
+- Both: HTTP integrations within their TimeoutInMillis (REST: 504 ``Endpoint request timed out``;
+  HTTP APIs: 503 ``Service Unavailable``; an unreachable backend: 502 / 500), integration URLs of
+  APIs and function URLs deployed here served by this front door, throttling and usage plan quotas
+  (:mod:`patterns.local.frontdoor.limits`) → 429.
+- Lambda function URLs (:mod:`patterns.local.frontdoor.function_urls`): AuthType NONE / AWS_IAM.
 
 URLs: ``http://127.0.0.1:PORT/<api_id>/<stage>/<path>`` (``$default`` stages: no stage segment), or
-host-style ``http://<api_id>.execute-api.localhost:PORT/<stage>/<path>`` when a client sets Host.
+host-style ``http://<api_id>.execute-api.localhost:PORT/<stage>/<path>`` when a client sets Host;
+function URLs: ``http://127.0.0.1:PORT/lambda-url/<url_id>/<path>`` or ``Host: <url_id>.lambda-url.localhost:PORT``.
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
+from . import domains
 from .http import _HttpInvocation
+from .limits import Limits
 from .requests import (
     _LOG,
     InvokeFn,
@@ -77,6 +85,8 @@ class _RequestHandler(WSGIRequestHandler):
 class FrontDoor:
     """Serves the API Gateway APIs deployed into moto over real HTTP on 127.0.0.1.
 
+    ``clock`` is the time throttling and quotas are measured on (the local cloud passes its
+    virtual clock, so ``advance()`` refills token buckets and starts new quota periods).
     ``invoke(function_arn, event)`` runs a Lambda synchronously and returns its result, raising on a
     function error; by default it calls moto's Lambda backend (which the local cloud's runtime hook
     makes run the real handler). ``backend_lock`` (optional) is held around every moto backend
@@ -92,8 +102,11 @@ class FrontDoor:
         backend_lock: contextlib.AbstractContextManager[Any] | None = None,
         allowed_origins: Iterable[str] | None = None,
         read_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.account_id = account_id
+        #: Epoch seconds on the cloud's clock: authorizer result TTLs and token expiry are judged on it.
+        self.clock = clock
         #: None: browsers' origins are not checked (the API's CORS answers, as on AWS). A tuple (a
         #: server's allowlist): a request from a foreign origin is refused (403) unless that origin is
         #: allowlisted or the deployed API's own CORS configuration allows it.
@@ -107,6 +120,10 @@ class FrontDoor:
         self._dispatcher = _ServiceDispatcher()
         self._auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._auth_cache_lock = threading.Lock()
+        #: Throttling buckets and usage plan quotas, on ``clock`` (the local cloud's clock; wall time by default).
+        self.limits = Limits(clock)
+        #: Access key id → secret access key: SigV4 requests (AppSync AWS_IAM) are verified with these.
+        self.credentials: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -186,6 +203,23 @@ class FrontDoor:
             raise RuntimeError("FrontDoor is not started")
         return self._base_url
 
+    def resolve_integration_url(self, url: str) -> tuple[str, str | None]:
+        """Where an HTTP integration's URL goes: an API or function URL deployed here is served by
+        this front door (url, Host header); a function URL that no longer exists does not resolve,
+        as its DNS name stops resolving on AWS; any other URL is called as it is."""
+        from .function_urls import find_function_url
+        from .requests import _BackendUnreachable, local_url
+
+        if self._server is None or self._base_url is None:
+            return url, None
+        local = local_url(url, self._base_url)
+        if local is None:
+            return url, None
+        target, host, kind, endpoint_id = local
+        if kind == "lambda-url" and find_function_url(self, endpoint_id) is None:
+            raise _BackendUnreachable(f"{url}: no function URL {endpoint_id} (the name does not resolve)")
+        return target, host
+
     def url_for(self, api_id: str, stage: str) -> str:
         """The base URL under which ``/<resource path>`` of that API stage is served."""
         if stage == "$default":
@@ -261,13 +295,26 @@ class FrontDoor:
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
+        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        custom_domain = domains.dispatch(self, request, raw_headers, host)
+        if custom_domain is not None:
+            return custom_domain
         segments = request.path.split("/")[1:]
+        if ".lambda-url." in host or segments[:1] == ["lambda-url"]:
+            return self._function_url(request, environ, host, segments)
         if ".execute-api." in host:
             api_id = host.split(".", 1)[0]
             rest = segments
         else:
             api_id, rest = (segments[0] if segments else ""), segments[1:]
-        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        if ".appsync-api." in host or rest == ["graphql"]:  # AppSync: <api id>/graphql or its host
+            from .appsync import find_api, serve
+
+            graphql_id = host.split(".", 1)[0] if ".appsync-api." in host else api_id
+            with self._lock:
+                graphql_api = find_api(self.account_id, self.region, graphql_id)
+            if graphql_api is not None:
+                return serve(self, graphql_api, request)
         from moto.apigateway.models import apigateway_backends
         from moto.apigatewayv2.models import apigatewayv2_backends
 
@@ -309,17 +356,51 @@ class FrontDoor:
             return _json_reply(404, {"message": "Not Found"})
         return _json_reply(404, {"message": f"No API with id {api_id!r} is deployed in the local cloud"})
 
+    def _function_url(self, request: Request, environ: dict[str, Any], host: str, segments: list[str]) -> _Reply:
+        from .function_urls import _FunctionUrlInvocation, find_function_url
+
+        if ".lambda-url." in host:
+            url_id, rest = host.split(".", 1)[0], segments
+        else:
+            url_id, rest = (segments[1] if len(segments) > 1 else ""), segments[2:]
+        function = find_function_url(self, url_id)
+        if function is None:
+            return _json_reply(404, {"Message": f"No function URL {url_id!r} is deployed in the local cloud"})
+        path = "/" + "/".join(rest)
+        query_string = request.query_string.decode("latin-1")
+        raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        built = _Request(
+            method=request.method.upper(),
+            path=path,
+            raw_path=path,
+            raw_query=query_string,
+            query=urllib.parse.parse_qsl(query_string, keep_blank_values=True),
+            headers=[(k, v) for k, v in raw_headers],
+            body=request.get_data(),
+            source_ip=request.remote_addr or "127.0.0.1",
+            host=host,
+        )
+        return _FunctionUrlInvocation(self, function, url_id, built).run()
+
+    def function_url_for(self, function_url: str) -> str:
+        """The local URL of a function URL (``https://<id>.lambda-url.<region>.on.aws/``)."""
+        url_id = function_url.split("//", 1)[-1].split(".", 1)[0]
+        return f"{self.base_url}/lambda-url/{url_id}"
+
     # -- authorizer cache ------------------------------------------------------------------------
 
-    def _cached(self, key: tuple[Any, ...], ttl: int, compute: Callable[[], Any]) -> Any:
+    def _cached(self, key: tuple[Any, ...], ttl: int, compute: Callable[[], tuple[bool, Any]]) -> Any:
+        """``compute()`` gives (cacheable, value); a cacheable value is reused for ``ttl`` seconds of the
+        cloud's clock. API Gateway caches the policy an authorizer returned, never a failed invocation."""
         if ttl <= 0:
-            return compute()
-        now = time.monotonic()
+            return compute()[1]
+        now = self.clock()
         with self._auth_cache_lock:
             hit = self._auth_cache.get(key)
             if hit and hit[0] > now:
                 return hit[1]
-        value = compute()
-        with self._auth_cache_lock:
-            self._auth_cache[key] = (now + ttl, value)
+        cacheable, value = compute()
+        if cacheable:
+            with self._auth_cache_lock:
+                self._auth_cache[key] = (now + ttl, value)
         return value

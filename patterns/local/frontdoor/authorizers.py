@@ -63,12 +63,15 @@ def _stringify_claims(claims: dict[str, Any]) -> dict[str, str]:
 _MOTO_JWKS: Any = None
 
 
-def _verify_jwt(token: str, *, issuers: list[str], audience: list[str] | None, account_id: str) -> dict[str, Any]:
-    """Decode a bearer JWT and check issuer, audience and expiry.
+def _verify_jwt(
+    token: str, *, issuers: list[str], audience: list[str] | None, account_id: str, now: float
+) -> dict[str, Any]:
+    """Decode a bearer JWT and check issuer, audience and expiry (``exp``/``nbf`` against ``now``,
+    the local cloud's clock, so ``LocalCloud.advance`` expires tokens as time does on AWS).
 
     Tokens issued by a Cognito user pool known to moto are signature-checked with moto's signing
-    key (the key moto's ``initiate_auth`` uses). Other issuers cannot be reached offline, so for
-    them only the claims are checked, not the signature.
+    key (the key moto's ``initiate_auth`` uses and its JWKS endpoint serves). Other issuers cannot
+    be reached offline, so for them only the claims are checked, not the signature.
     """
     global _MOTO_JWKS
     if token.lower().startswith("bearer "):
@@ -78,7 +81,8 @@ def _verify_jwt(token: str, *, issuers: list[str], audience: list[str] | None, a
     if issuer.rstrip("/") not in [i.rstrip("/") for i in issuers]:
         raise ValueError(f"issuer {issuer!r} is not accepted")
     cognito = _COGNITO_ISSUER.match(issuer)
-    options = {"verify_aud": False, "require": ["exp"] if cognito else []}
+    # PyJWT compares exp with the wall clock; the cloud's clock is checked below instead.
+    options = {"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False}
     if cognito and _pool_exists(account_id, cognito.group("region"), cognito.group("pool")):
         if _MOTO_JWKS is None:
             from moto.utilities.utils import load_resource
@@ -88,7 +92,15 @@ def _verify_jwt(token: str, *, issuers: list[str], audience: list[str] | None, a
     elif cognito:
         raise ValueError(f"user pool {cognito.group('pool')} does not exist")
     else:
-        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": True, "verify_aud": False})
+        claims = jwt.decode(token, options={**options, "verify_signature": False})
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float) or isinstance(expires, bool):
+        raise ValueError("the token has no numeric exp claim")
+    if now >= expires:
+        raise ValueError("the token has expired")
+    not_before = claims.get("nbf")
+    if isinstance(not_before, int | float) and now < not_before:
+        raise ValueError("the token is not valid yet")
     if audience:
         token_audience = claims.get("aud", claims.get("client_id"))
         token_audience = token_audience if isinstance(token_audience, list) else [token_audience]

@@ -13,15 +13,18 @@ from .requests import (
     _LOG,
     _STAGE_VARIABLE,
     LambdaInvocationError,
+    _BackendUnreachable,
     _decode_body,
     _GatewayError,
     _http_call,
     _IntegrationFailure,
+    _IntegrationTimeout,
     _Invocation,
     _json_reply,
     _lambda_arn,
     _Reply,
     _Request,
+    integration_timeout,
     match_path,
     rank_template,
 )
@@ -66,6 +69,7 @@ class _HttpInvocation(_Invocation):
             try:
                 with self.door._lock:
                     self._match()
+                self._throttle()
                 self._authorize()
                 reply = self._integrate()
             except _GatewayError as error:
@@ -98,6 +102,15 @@ class _HttpInvocation(_Invocation):
         else:
             raise _GatewayError("RESOURCE_NOT_FOUND", 404, "Not Found")
 
+    def _throttle(self) -> None:
+        """The stage's route throttle (RouteSettings of this route key, else DefaultRouteSettings) → 429."""
+        route_settings = (getattr(self.stage, "route_settings", None) or {}).get(self.route_key) or {}
+        defaults = getattr(self.stage, "default_route_settings", None) or {}
+        rate = route_settings.get("throttlingRateLimit", defaults.get("throttlingRateLimit"))
+        burst = route_settings.get("throttlingBurstLimit", defaults.get("throttlingBurstLimit"))
+        if not self.door.limits.take(("http-stage", self.api.api_id, self.stage.name, self.route_key), rate, burst):
+            raise _GatewayError("THROTTLED", 429, "Too Many Requests")
+
     @property
     def route_arn(self) -> str:
         return (
@@ -119,7 +132,7 @@ class _HttpInvocation(_Invocation):
             "accountId": self.door.account_id,
             "apiId": self.api.api_id,
             "domainName": request.host or f"{self.api.api_id}.execute-api.{self.door.region}.amazonaws.com",
-            "domainPrefix": self.api.api_id,
+            "domainPrefix": request.domain_prefix(self.api.api_id),
             "http": {
                 "method": request.method,
                 "path": request.raw_path,
@@ -248,6 +261,7 @@ class _HttpInvocation(_Invocation):
                 issuers=[config.get("issuer", "")],
                 audience=list(config.get("audience") or []),
                 account_id=self.door.account_id,
+                now=self.door.clock(),
             )
         except Exception:
             raise _GatewayError("UNAUTHORIZED", 401, "Unauthorized") from None
@@ -278,14 +292,16 @@ class _HttpInvocation(_Invocation):
             event.pop("isBase64Encoded", None)
             event.update({"type": "REQUEST", "methodArn": self.route_arn, "identitySource": ",".join(values)})
 
-        def call() -> Any:
+        def call() -> tuple[bool, Any]:
             try:
-                return ("ok", self.door.invoke(function_arn, event))
+                result = self.door.invoke(function_arn, event)
             except (LambdaInvocationError, _IntegrationFailure):
-                return ("error", None)
+                return False, ("error", None)
+            return isinstance(result, dict), ("ok", result)
 
         ttl = int(authorizer.auth_result_ttl or 0) if sources else 0
-        outcome, result = self.door._cached((self.api.api_id, authorizer.id, *values), ttl, call)
+        key = (self.api.api_id, self.stage.name, authorizer.id, *values)
+        outcome, result = self.door._cached(key, ttl, call)
         if outcome == "error" or not isinstance(result, dict):
             raise _GatewayError("AUTHORIZER_FAILURE", 500, "Internal Server Error")
         if authorizer.enable_simple_response and version == "2.0":
@@ -319,7 +335,11 @@ class _HttpInvocation(_Invocation):
                 return self._lambda(integration)
             if kind == "HTTP_PROXY":
                 return self._http_proxy(integration)
-        except _IntegrationFailure as failure:
+        except _IntegrationTimeout as failure:
+            # HTTP APIs answer a backend slower than the integration timeout with 503, not 504.
+            _LOG.warning("integration timed out for %s %s: %s", self.request.method, self.request.path, failure)
+            raise _GatewayError("INTEGRATION_TIMEOUT", 503, "Service Unavailable") from None
+        except (_IntegrationFailure, _BackendUnreachable) as failure:
             _LOG.warning("integration failed for %s %s: %s", self.request.method, self.request.path, failure)
             raise _GatewayError("INTEGRATION_FAILURE", 500, "Internal Server Error") from None
         raise _GatewayError("INTEGRATION_FAILURE", 500, "Internal Server Error")
@@ -416,7 +436,8 @@ class _HttpInvocation(_Invocation):
             url,
             headers,
             self.request.body,
-            (integration.timeout_in_millis or 30000) / 1000,
+            integration_timeout(integration.timeout_in_millis, "HTTP"),
+            self.door.resolve_integration_url,
         )
         return _Reply(status, [(k, v) for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP], payload)
 

@@ -85,9 +85,15 @@ class _Request:
     body: bytes
     source_ip: str
     host: str
+    #: the custom domain's base path this request came through ("" = the empty one); None: execute-api URL
+    base_path: str | None = None
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     extended_id: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(12)).decode()[:16])
     epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def domain_prefix(self, api_id: str) -> str:
+        """``$context.domainPrefix``: the API id, or a custom domain's first label (``api`` of api.example.com)."""
+        return self.host.split(".", 1)[0] if self.base_path is not None else api_id
 
     def header(self, name: str) -> str | None:
         found = None
@@ -236,10 +242,69 @@ def _media_matches(media_type: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+#: Host names of AWS endpoints that a deployed API or function serves locally: an HTTP integration
+#: whose URI names one (``GetAtt Url.FunctionUrl``, ``RestApi.url``) reaches the front door itself.
+_LOCAL_HOSTS = re.compile(
+    r"^(?P<id>[A-Za-z0-9]+)\.(?P<kind>execute-api|lambda-url)\.[a-z0-9-]+\.(?:amazonaws\.com|on\.aws)$", re.IGNORECASE
+)
+#: API Gateway's integration timeout when an integration names none (REST and HTTP APIs: 29 s / 30 s).
+DEFAULT_TIMEOUT_MS = {"REST": 29_000, "HTTP": 30_000}
+
+
+def integration_timeout(value: Any, kind: str) -> float:
+    """The integration's TimeoutInMillis in seconds (API Gateway's default when unset)."""
+    try:
+        millis = int(value) if value not in (None, "") else DEFAULT_TIMEOUT_MS[kind]
+    except (TypeError, ValueError):
+        millis = DEFAULT_TIMEOUT_MS[kind]
+    return max(millis, 50) / 1000
+
+
+def local_url(url: str, base_url: str) -> tuple[str, str, str, str] | None:
+    """An AWS endpoint URL this local cloud serves, rewritten to the front door at ``base_url``:
+    (url, Host header, kind, id), or None for any other URL."""
+    parts = urllib.parse.urlsplit(url)
+    match = _LOCAL_HOSTS.match(parts.hostname or "")
+    if not match:
+        return None
+    base = urllib.parse.urlsplit(base_url)
+    kind, endpoint_id = match.group("kind").lower(), match.group("id")
+    host = f"{endpoint_id}.{kind}.localhost:{base.port}"
+    return urllib.parse.urlunsplit(("http", base.netloc, parts.path or "/", parts.query, "")), host, kind, endpoint_id
+
+
+class _IntegrationTimeout(Exception):
+    """The HTTP backend did not answer within the integration timeout (API Gateway: 504)."""
+
+
+class _BackendUnreachable(Exception):
+    """The HTTP backend refused or dropped the connection (API Gateway: 502)."""
+
+
+#: Where an integration URL is sent: (url, Host header or None); raises _BackendUnreachable.
+LocalResolver = Callable[[str], tuple[str, str | None]]
+
+
 def _http_call(
-    method: str, url: str, headers: dict[str, str], body: bytes, timeout: float
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    timeout: float,
+    resolve: LocalResolver | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """Call an HTTP integration endpoint (no proxies; errors become 5xx like API Gateway's)."""
+    """Call an HTTP integration endpoint (no proxies) within ``timeout`` seconds.
+
+    ``resolve`` sends URLs of APIs and function URLs deployed here to the front door; a backend
+    slower than the timeout raises _IntegrationTimeout, one that cannot be reached
+    _BackendUnreachable — the two failures API Gateway answers differently.
+    """
+    host = None
+    if resolve is not None:
+        url, host = resolve(url)
+    if host is not None:
+        headers = {k: v for k, v in headers.items() if k.lower() != "host"}
+        headers["Host"] = host
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     outgoing = urllib.request.Request(url, data=body or None, method=method, headers=headers)
     try:
@@ -247,8 +312,14 @@ def _http_call(
             return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers.items()), error.read()
-    except (urllib.error.URLError, OSError) as error:
-        raise _IntegrationFailure(f"HTTP integration {url} failed: {error}") from error
+    except TimeoutError as error:
+        raise _IntegrationTimeout(f"HTTP integration {url} did not answer within {timeout:g} s") from error
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, TimeoutError):
+            raise _IntegrationTimeout(f"HTTP integration {url} did not answer within {timeout:g} s") from error
+        raise _BackendUnreachable(f"HTTP integration {url} failed: {error.reason}") from error
+    except OSError as error:
+        raise _BackendUnreachable(f"HTTP integration {url} failed: {error}") from error
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,22 +14,26 @@ from typing import TYPE_CHECKING, Any
 
 from . import vtl
 from .authorizers import _policy_decision, _stringify_claims, _verify_jwt
+from .limits import method_setting
 from .requests import (
     _HOP_BY_HOP,
     _LOG,
     _SERVICE_URI,
     _STAGE_VARIABLE,
     LambdaInvocationError,
+    _BackendUnreachable,
     _decode_body,
     _GatewayError,
     _http_call,
     _IntegrationFailure,
+    _IntegrationTimeout,
     _Invocation,
     _json_reply,
     _lambda_arn,
     _media_matches,
     _Reply,
     _Request,
+    integration_timeout,
     match_path,
     rank_template,
 )
@@ -67,6 +71,9 @@ class _RestInvocation(_Invocation):
             f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Sampled=1" if stage.tracing_enabled else None
         )
         self.vtl_context: dict[str, Any] = {}
+        #: The usage plan and API key of a request to an ApiKeyRequired method (its limits apply).
+        self.usage_plan: Any = None
+        self.api_key_id: str | None = None
 
     # -- pipeline --------------------------------------------------------------------------------
 
@@ -76,6 +83,7 @@ class _RestInvocation(_Invocation):
                 self._match()
             self._authorize()
             self._check_api_key()
+            self._throttle()
             self._validate()
             reply = self._integrate()
         except _GatewayError as error:
@@ -185,18 +193,19 @@ class _RestInvocation(_Invocation):
         if function_arn is None:
             raise _GatewayError("AUTHORIZER_CONFIGURATION_ERROR", 500, None)
 
-        def call() -> Any:
+        def call() -> tuple[bool, Any]:
             started = time.monotonic()
             try:
                 result = self.door.invoke(function_arn, event)
             except LambdaInvocationError as error:
-                return ("error", error.payload.get("errorMessage"), 0)
+                return False, ("error", error.payload.get("errorMessage"), 0)
             except _IntegrationFailure:
-                return ("error", None, 0)
-            return ("ok", result, int((time.monotonic() - started) * 1000))
+                return False, ("error", None, 0)
+            # Only a policy is cached; a malformed answer is a 500 for every request until it is fixed.
+            return isinstance(result, dict), ("ok", result, int((time.monotonic() - started) * 1000))
 
         ttl = int(authorizer.authorizer_result_ttl or 0) if cache_key is not None else 0
-        key = (self.api.id, authorizer.id, *(cache_key or ()))
+        key = (self.api.id, self.stage.name, authorizer.id, *(cache_key or ()))
         outcome, result, latency = self.door._cached(key, ttl, call)
         if outcome == "error":
             if result == "Unauthorized":
@@ -230,7 +239,9 @@ class _RestInvocation(_Invocation):
             parts = arn.split(":")
             issuers.append(f"https://cognito-idp.{parts[3]}.amazonaws.com/{parts[5].split('/', 1)[1]}")
         try:
-            claims = _verify_jwt(token, issuers=issuers, audience=None, account_id=self.door.account_id)
+            claims = _verify_jwt(
+                token, issuers=issuers, audience=None, account_id=self.door.account_id, now=self.door.clock()
+            )
         except Exception:
             raise _GatewayError("UNAUTHORIZED", 401, "Unauthorized") from None
         scopes = self.method.authorization_scopes or []
@@ -256,15 +267,60 @@ class _RestInvocation(_Invocation):
         with self.door._lock:
             backend = apigateway_backends[self.door.account_id][self.door.region]
             key = next((k for k in backend.keys.values() if value and k.value == value and k.enabled), None)
-            allowed = key is not None and any(
-                key.id in backend.usage_plan_keys.get(plan.id, {})
-                and any(s.get("apiId") == self.api.id and s.get("stage") == self.stage.name for s in plan.api_stages)
-                for plan in backend.usage_plans.values()
-            )
-        if not allowed:
+            plan = None
+            if key is not None:
+                plan = next(
+                    (
+                        plan
+                        for plan in backend.usage_plans.values()
+                        if key.id in backend.usage_plan_keys.get(plan.id, {})
+                        and any(
+                            s.get("apiId") == self.api.id and s.get("stage") == self.stage.name
+                            for s in plan.api_stages
+                        )
+                    ),
+                    None,
+                )
+        if key is None or plan is None:
             raise _GatewayError("INVALID_API_KEY", 403, "Forbidden")
         self.identity["apiKey"] = value
-        self.identity["apiKeyId"] = key.id if key else None
+        self.identity["apiKeyId"] = key.id
+        self.usage_plan, self.api_key_id = plan, key.id
+
+    def _throttle(self) -> None:
+        """Usage plan quota and throttles of the caller's key, then the stage's method throttle → 429."""
+        limits = self.door.limits
+        method_key = f"{self.resource_path}/{self.method.http_method}"
+        plan = self.usage_plan
+        if plan is not None:
+            if plan.quota and not limits.count(("quota", plan.id, self.api_key_id), plan.quota):
+                raise _GatewayError("QUOTA_EXCEEDED", 429, "Limit Exceeded")
+            stage_entry = next(
+                (s for s in plan.api_stages if s.get("apiId") == self.api.id and s.get("stage") == self.stage.name),
+                {},
+            )
+            per_method = (stage_entry.get("throttle") or {}).get(method_key)
+            if per_method and not limits.take(
+                ("plan-method", plan.id, self.api_key_id, self.api.id, self.stage.name, method_key),
+                per_method.get("rateLimit"),
+                per_method.get("burstLimit"),
+            ):
+                raise _GatewayError("THROTTLED", 429, "Too Many Requests")
+            throttle = plan.throttle or {}
+            if throttle and not limits.take(
+                ("plan", plan.id, self.api_key_id), throttle.get("rateLimit"), throttle.get("burstLimit")
+            ):
+                raise _GatewayError("THROTTLED", 429, "Too Many Requests")
+        with self.door._lock:
+            settings = method_setting(
+                dict(self.stage.method_settings or {}), self.resource_path, self.method.http_method
+            )
+        if settings and not limits.take(
+            ("stage", self.api.id, self.stage.name, method_key),
+            settings.get("throttlingRateLimit"),
+            settings.get("throttlingBurstLimit"),
+        ):
+            raise _GatewayError("THROTTLED", 429, "Too Many Requests")
 
     # -- validation ------------------------------------------------------------------------------
 
@@ -320,6 +376,13 @@ class _RestInvocation(_Invocation):
                 return self._non_proxy(integration, kind)
             if kind == "HTTP_PROXY":
                 return self._http_proxy(integration)
+        except _IntegrationTimeout as failure:
+            _LOG.warning("integration timed out for %s %s: %s", self.request.method, self.request.path, failure)
+            raise _GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out") from None
+        except _BackendUnreachable as failure:
+            # The backend could not be reached (refused, reset): a 502 with API Gateway's generic body.
+            _LOG.warning("integration unreachable for %s %s: %s", self.request.method, self.request.path, failure)
+            raise _GatewayError("INTEGRATION_FAILURE", 502, "Internal server error") from None
         except _IntegrationFailure as failure:
             _LOG.warning("integration failed for %s %s: %s", self.request.method, self.request.path, failure)
             raise _GatewayError("INTEGRATION_FAILURE", 500, "Internal server error") from None
@@ -349,11 +412,11 @@ class _RestInvocation(_Invocation):
             "httpMethod": request.method,
             "extendedRequestId": request.extended_id,
             "requestTime": request.request_time,
-            "path": f"/{self.stage.name}{request.path if request.path != '/' else '/'}",
+            "path": self._context_path(),
             "accountId": self.door.account_id,
             "protocol": "HTTP/1.1",
             "stage": self.stage.name,
-            "domainPrefix": self.api.id,
+            "domainPrefix": request.domain_prefix(self.api.id),
             "requestTimeEpoch": request.epoch_ms,
             "requestId": request.request_id,
             "identity": dict(self.identity),
@@ -365,7 +428,7 @@ class _RestInvocation(_Invocation):
             request_context["authorizer"] = dict(self.authorizer_context)
         return {
             "resource": self.resource_path,
-            "path": request.path,
+            "path": request.raw_path if request.base_path is not None else request.path,
             "httpMethod": request.method,
             "headers": headers or None,
             "multiValueHeaders": multi_headers or None,
@@ -377,6 +440,12 @@ class _RestInvocation(_Invocation):
             "body": body,
             "isBase64Encoded": is_base64,
         }
+
+    def _context_path(self) -> str:
+        """``$context.path``: ``/<stage>/<path>`` on the execute-api URL, the full path on a custom domain."""
+        if self.request.base_path is not None:
+            return self.request.raw_path
+        return f"/{self.stage.name}{self.request.path}"
 
     def _lambda_proxy(self, integration: Any) -> _Reply:
         function_arn = _lambda_arn(integration.uri, self.stage_variables)
@@ -408,11 +477,11 @@ class _RestInvocation(_Invocation):
                 "httpMethod": request.method,
                 "resourcePath": self.resource_path or None,
                 "resourceId": self.resource.id if self.resource is not None else None,
-                "path": f"/{self.stage.name}{request.path}",
+                "path": self._context_path(),
                 "apiId": self.api.id,
                 "accountId": self.door.account_id,
                 "domainName": request.host,
-                "domainPrefix": self.api.id,
+                "domainPrefix": request.domain_prefix(self.api.id),
                 "protocol": "HTTP/1.1",
                 "identity": self.identity,
                 "authorizer": dict(self.authorizer_context or {}),
@@ -541,7 +610,14 @@ class _RestInvocation(_Invocation):
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query)
             headers.setdefault("Content-Type", self.request.header("content-type") or "application/json")
             method = integration.http_method or self.request.method
-            response = _http_call(method if method != "ANY" else self.request.method, url, headers, body, 29)
+            response = _http_call(
+                method if method != "ANY" else self.request.method,
+                url,
+                headers,
+                body,
+                integration_timeout(integration.timeout_in_millis, "REST"),
+                self.door.resolve_integration_url,
+            )
         return self._integration_response(integration, str(response[0]), response)
 
     def _lambda_non_proxy(self, integration: Any, function_arn: str, body: bytes) -> _Reply:
@@ -672,7 +748,12 @@ class _RestInvocation(_Invocation):
         forwarded.update(headers)
         method = integration.http_method or "ANY"
         status, response_headers, payload = _http_call(
-            self.request.method if method == "ANY" else method, url, forwarded, self.request.body, 29
+            self.request.method if method == "ANY" else method,
+            url,
+            forwarded,
+            self.request.body,
+            integration_timeout(integration.timeout_in_millis, "REST"),
+            self.door.resolve_integration_url,
         )
         kept = [(k, v) for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP]
         return _Reply(status, kept, payload)
@@ -708,6 +789,7 @@ class _RestInvocation(_Invocation):
             "UNAUTHORIZED": "UnauthorizedException",
             "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
             "ACCESS_DENIED": "AccessDeniedException",
+            "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
             "BAD_REQUEST_BODY": "BadRequestException",
             "BAD_REQUEST_PARAMETERS": "BadRequestException",
         }

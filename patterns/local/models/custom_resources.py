@@ -23,6 +23,7 @@ from typing import Any
 from moto.core.common_models import CloudFormationModel
 
 from ..errors import LocalCloudError
+from ..guard import SHUTDOWN_POLL_SECONDS
 from .base import TypedModel
 
 
@@ -65,7 +66,10 @@ class ResponseCatcher:
                         return None
 
                 self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-                threading.Thread(target=self._server.serve_forever, name="cfn-response-catcher", daemon=True).start()
+                threading.Thread(
+                    target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="cfn-response-catcher",
+                    daemon=True,
+                ).start()
             port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}/{token}"
 

@@ -114,7 +114,7 @@ class LambdaAlias(_LocalModel):
 
 
 class LambdaUrl(_LocalModel):
-    """AWS::Lambda::Url: the URL config exists; calling it needs the front door (not served here)."""
+    """AWS::Lambda::Url: the URL config (AuthType, Cors); the front door serves the URL (frontdoor/function_urls.py)."""
 
     CFN_TYPE = "AWS::Lambda::Url"
 
@@ -127,5 +127,6 @@ class LambdaUrl(_LocalModel):
         props.pop("Qualifier", None)
         backend = get_backend(account_id, region_name)
         config = backend.create_function_url_config(target, props)
-        url = config.to_dict()["FunctionUrl"]
+        # AWS's FunctionUrl ends with "/" (templates append paths to it); moto's has none.
+        url = config.to_dict()["FunctionUrl"].rstrip("/") + "/"
         return cls(target, {"FunctionUrl": url, "FunctionArn": config.function.function_arn})

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LocalCloudError, UnsupportedResourceError
+from .appsync import MODELS as APPSYNC_MODELS
 from .base import _LocalModel
 from .dynamodb import DynamoDbGlobalTable, _dynamodb_table_model
 from .firehose import FirehoseDeliveryStream
@@ -107,6 +108,7 @@ NEW_MODELS: tuple[type[_LocalModel], ...] = (
     SchedulerSchedule,
     FirehoseDeliveryStream,
     PipesPipe,
+    *APPSYNC_MODELS,
 )
 
 
@@ -272,7 +274,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         def __init__(self, name: str) -> None:
             super().__init__(f"ChangeSet [{name}] does not exist")
 
-    from . import dynamic, moto_attributes, names
+    from . import dynamic, exports, moto_attributes, names
     from .custom_resources import CustomResource
 
     clear_model_caches()
@@ -292,6 +294,8 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         return resource_class_from_type(resource_type)
 
     def strict_clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
+            return exports.stack_output(resource_json["Fn::GetStackOutput"], resources_map, strict_clean_json)
         if isinstance(resource_json, dict) and isinstance(resource_json.get("Ref"), str):
             check_ref(resource_json["Ref"], resources_map)
         cleaned = _strict_clean_json(resource_json, resources_map)
@@ -370,9 +374,13 @@ def install(core: CloudCore, patcher: Patcher) -> None:
                 warnings.simplefilter("ignore")
                 parsed = stack.parse_template(template)
                 check_template(parsed, stack.resource_map.lazy_condition_map)
+                exports.check_update(stack, parsed)
+                exported = exports.exported_values(stack)
                 stack_update(stack, template, role_arn, parameters, tags)
                 check_nothing_skipped(stack.template_dict, stack.resource_map)
                 _ = stack.outputs
+                exports.check_values_kept(stack, exported)
+                exports.sync(stack)
         except Exception as exc:  # any failure is the stack's UPDATE_FAILED
             _fail(stack, "UPDATE_FAILED", exc)
             core.delivery_errors.append(f"stack {stack.name}: {traceback.format_exc()}")
@@ -468,6 +476,7 @@ def install(core: CloudCore, patcher: Patcher) -> None:
         raise last_error
 
     moto_attributes.install(patcher, class_from_type)
+    exports.install(patcher, _fail)
     patcher.set(parsing.ResourceMap, "delete", delete_in_dependency_order)
     patcher.set(CloudFormationBackend, "describe_change_set", describe_missing_change_set)
     patcher.set(ChangeSet, "apply", apply_change_set)

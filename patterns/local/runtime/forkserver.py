@@ -73,10 +73,11 @@ class ForkServer:
             raise ForkServerError(f"the Lambda fork server did not start (exit code {self._process.poll()})")
 
     def _read(self) -> None:
-        assert self._control is not None
+        control = self._control  # close() clears the attribute while this thread may still be reading
+        assert control is not None
         while True:
             try:
-                data = self._control.recv(65536)
+                data = control.recv(65536)
             except OSError:
                 data = b""
             if not data:
