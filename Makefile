@@ -65,6 +65,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.synth
 	$(BIN)/python -m bench.local
+	$(BIN)/python -m bench.stream_pipeline
 
 clean:
 	rm -rf cdk.out .pytest_cache $(MIN_VENV)/cdk.out

@@ -33,6 +33,8 @@ _CONSTRUCTS: dict[str, str] = {
     "GatewayRouter": "gateway_router",
     "Microservice": "microservices",
     "GraphQlEndpoint": "graphql_endpoint",
+    "StreamPipeline": "stream_pipeline",
+    "RealtimeAnalytics": "realtime_analytics",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -67,9 +69,11 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.pub_sub import PubSub
     from patterns.queue_load_leveling import QueueLoadLeveling
     from patterns.read_heavy_reporting import ReadHeavyReporting
+    from patterns.realtime_analytics import RealtimeAnalytics
     from patterns.saga import Saga
     from patterns.scheduled_service import ScheduledService
     from patterns.simple_web_service import SimpleWebService
     from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
+    from patterns.stream_pipeline import StreamPipeline
     from patterns.thumbnailer_with_db import ThumbnailerWithDb

@@ -19,6 +19,7 @@ from .assets import ASSET_EXCLUDE, handler_code, handler_dir, lambdas_dir
 from .bucket_workers import BucketWorker, bucket_worker, check_no_trigger_loop
 from .buckets import BucketPair, access_log_bucket, bucket, bucket_pair
 from .events import lambda_target
+from .firehose import s3_delivery_stream
 from .functions import (
     ARCHITECTURE,
     POWERTOOLS_LAYER_VERSION,
@@ -128,6 +129,7 @@ __all__ = [
     "python_function",
     "queue_with_dlq",
     "rest_api",
+    "s3_delivery_stream",
     "state_machine",
     "table",
     "topic",

@@ -41,6 +41,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "Microservice": {"name": "orders"},
     "PipesAndFilters": {"steps": [Step(name="Only", handler="filters.only")]},
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
+    "RealtimeAnalytics": {"alert_threshold": 100},
     "ScheduledService": {"checks": [HealthCheck(name="Home", url="https://shop.example.com/")]},
 }
 
@@ -95,6 +96,7 @@ CLASHES = [
     ),
     Clash("PubSub", "function_options", "TABLE_NAME", "AuditHandler", _options("function_options")),
     Clash("QueueLoadLeveling", "function_options", "QUEUE_URL", "Intake", _options("function_options")),
+    Clash("RealtimeAnalytics", "function_options", "ALERT_TOPIC_ARN", "Aggregator", _options("function_options")),
     Clash(
         "QueueLoadLeveling", "consumer_environment", "STORE_TABLE_NAME", "Consumer",
         lambda key, value: {"consumer_environment": {key: value}},
@@ -106,6 +108,7 @@ CLASHES = [
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
     Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
     Clash("StorageFirst", "function_options", "TABLE_NAME", "Processor", _options("function_options")),
+    Clash("StreamPipeline", "function_options", "DELIVERY_STREAM_NAME", "Transform", _options("function_options")),
     Clash("ThumbnailerWithDb", "thumbnailer_options", "THUMBNAILS_BUCKET", "Thumbnailer",
           _options("thumbnailer_options")),
     Clash("ThumbnailerWithDb", "updater_options", "USERS_TABLE_NAME", "UserUpdater", _options("updater_options")),

@@ -258,6 +258,7 @@ class Hooks:
             return esm
 
         self.patcher.set(LambdaBackend, "create_event_source_mapping", create_event_source_mapping)
+        self._arrival_hooks()
 
         from moto.pipes.models import EventBridgePipesBackend as PipesBackend
 
@@ -273,6 +274,37 @@ class Hooks:
             return pipe
 
         self.patcher.set(PipesBackend, "create_pipe", create_pipe_remembering_start)
+
+    def _arrival_hooks(self) -> None:
+        """Stamp stream records with the local cloud's clock, not the wall clock.
+
+        A record's arrival time decides its tumbling window and its age (MaximumRecordAgeInSeconds),
+        and handlers see the virtual clock: a record put after ``advance()`` must arrive after it.
+        """
+        from datetime import timedelta
+
+        from moto.dynamodb.models.table import StreamRecord
+        from moto.kinesis.models import Record
+
+        core = self.core
+        record_init = Record.__init__
+        stream_record_init = StreamRecord.__init__
+
+        def kinesis_record(record: Any, *args: Any, **kwargs: Any) -> None:
+            record_init(record, *args, **kwargs)
+            skew = core.engine.skew
+            if skew:
+                record.created_at_datetime += timedelta(seconds=skew)
+                record.created_at += skew
+
+        def dynamodb_record(record: Any, *args: Any, **kwargs: Any) -> None:
+            stream_record_init(record, *args, **kwargs)
+            skew = core.engine.skew
+            if skew:
+                record.record["dynamodb"]["ApproximateCreationDateTime"] += timedelta(seconds=skew)
+
+        self.patcher.set(Record, "__init__", kinesis_record)
+        self.patcher.set(StreamRecord, "__init__", dynamodb_record)
 
     # -- SNS, EventBridge, S3 -------------------------------------------------------------------
 

@@ -320,6 +320,16 @@ class _Shard:
     next_try: float = 0.0
     window_start: float | None = None
     window_state: Any = field(default_factory=dict)
+    #: The window whose end a timer on the engine's clock waits for (so drain() can skip to it), and
+    #: the window whose timer has fired (a server that is not draining waits at most time_cap).
+    window_timer_for: float | None = None
+    window_timer_fired: float | None = None
+    #: The state outgrew 1 MB: the window ends early (a final invoke), then goes on with fresh state.
+    window_full: bool = False
+
+
+#: Largest tumbling-window state Lambda carries per shard; a bigger one ends the window early.
+WINDOW_STATE_LIMIT = 1024 * 1024
 
 
 class StreamPoller:
@@ -482,13 +492,18 @@ class StreamPoller:
         tumbling = bool(esm.tumbling_window)
         if not shard.work:
             if tumbling and shard.window_start is not None:
+                # A window closes when the local cloud's clock passes its end (AWS closes it on time,
+                # not when records stop), or early when its state outgrew WINDOW_STATE_LIMIT.
+                end = shard.window_start + float(esm.tumbling_window)
                 in_window = [r for r in unread if self._window(esm, r.arrival) == shard.window_start]
                 later = len(unread) > len(in_window)
-                if not in_window and (
-                    self.engine.fast or later or time.time() >= shard.window_start + float(esm.tumbling_window)
-                ):
+                due = self.engine.clock() >= end or shard.window_timer_fired == shard.window_start
+                if shard.window_full or (not in_window and (later or due)):
                     self._start(spec, shard, esm, _Batch([]), final=True)
                     return True
+                if not in_window:
+                    self._await_window_end(shard, end)
+                    return False
                 unread = in_window
             if not unread:
                 return False
@@ -515,7 +530,7 @@ class StreamPoller:
         head = shard.work[0]
         max_age = int(esm.max_record_age) if esm.max_record_age not in (None, -1) else None
         if max_age is not None and head.records:
-            cutoff = time.time() - max_age
+            cutoff = self.engine.clock() - max_age
             expired = [r for r in head.records if r.arrival < cutoff]
             if expired:
                 self._send_failure(esm, spec, shard, _Batch(expired, head.attempts), "RecordAgeExceeded", None)
@@ -525,6 +540,25 @@ class StreamPoller:
                     return True
         self._start(spec, shard, esm, head, final=False)
         return True
+
+    def _await_window_end(self, shard: _Shard, end: float) -> None:
+        """Queue a timer at the window's end, once per window; the next poll after it closes the window.
+
+        While draining (tests) the timer is due at the window's end on the engine's clock, which
+        drain() moves there once nothing else can run. A server that is not draining shortens the
+        wait to ``Settings.time_cap``, like every other wait that only makes a developer wait.
+        """
+        start = shard.window_start
+        if shard.window_timer_for == start:
+            return
+        shard.window_timer_for = start
+
+        def fired() -> None:
+            shard.window_timer_fired = start  # one assignment: no lock (the poller may hold its own)
+
+        self.engine.schedule(
+            end - self.engine.clock(), fired, f"end of a tumbling window of {self.kind} shard {shard.shard_id}"
+        )
 
     def _start(self, spec: FunctionSpec, shard: _Shard, esm: Any, batch: _Batch, *, final: bool) -> None:
         shard.inflight = True
@@ -545,7 +579,7 @@ class StreamPoller:
                     "shardId": shard.shard_id,
                     "eventSourceARN": self.stream_arn,
                     "isFinalInvokeForWindow": final,
-                    "isWindowTerminatedEarly": False,
+                    "isWindowTerminatedEarly": final and shard.window_full,
                 }
             )
         return event
@@ -568,16 +602,22 @@ class StreamPoller:
         except FunctionThrottled:
             shard.next_try = time.time() + self.engine.delay(1.0)
             return
+        tumbling = bool(esm.tumbling_window)
+        # With tumbling windows a response without "state" is a failed invocation (AWS rule).
+        stateless = tumbling and not (isinstance(outcome.result, dict) and "state" in outcome.result)
         if final:
-            if outcome.ok or self._exhausted(esm, batch):
-                shard.window_start = None
+            # A failing final invoke holds the shard until it succeeds (it is never given up).
+            if outcome.error is None and not stateless:
+                if not shard.window_full:
+                    shard.window_start = None
+                shard.window_full = False
                 shard.window_state = {}
             else:
                 shard.next_try = time.time() + self.engine.delay(1.0)
             return
         failing: _Batch | None = None
         partial = False
-        if outcome.error is not None:
+        if outcome.error is not None or stateless:
             failing = batch
         elif "ReportBatchItemFailures" in (esm.function_response_types or []):
             ids = [self._identifier(r) for r in batch.records]
@@ -590,9 +630,11 @@ class StreamPoller:
                 first = min(ids.index(i) for i in failures)
                 failing = _Batch(batch.records[first:], batch.attempts)
                 partial = True
+        if tumbling and (failing is None or partial):
+            # The records before a reported failure are checkpointed: their share of the state stays.
+            shard.window_state = outcome.result["state"]  # type: ignore[index]
+            shard.window_full = len(json.dumps(shard.window_state, default=str)) > WINDOW_STATE_LIMIT
         if failing is None:
-            if esm.tumbling_window and isinstance(outcome.result, dict) and "state" in outcome.result:
-                shard.window_state = outcome.result["state"]
             shard.work.popleft()
             if not shard.work:
                 self._done(shard)
