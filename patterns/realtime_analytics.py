@@ -35,12 +35,6 @@ CATALOG_ENTRY = PatternInfo(
     family="Data and streams",
     summary="Kinesis records summed per key in Lambda tumbling windows; totals per window in DynamoDB, an SNS "
     "alert once per window over the threshold",
-    diagram="""
-producer ──> Kinesis stream ──(tumbling window)──> aggregator (state carried between batches)
-                                                   ├─(final invoke)─> results table (window, key)
-                                                   ├─(total >= threshold, once)─> alert topic
-                                                   └─(bad records, bisected)─> on-failure queue
-""",
 )
 
 #: Keys of the results table (the handler's contract): the window's start (ISO 8601) and the record key.

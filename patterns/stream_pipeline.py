@@ -35,11 +35,6 @@ CATALOG_ENTRY = PatternInfo(
     handlers=("stream_pipeline",),
     family="Data and streams",
     summary="Kinesis records transformed once into a DynamoDB table and a GZIP, date-prefixed S3 archive (Firehose)",
-    diagram="""
-producer ──> Kinesis stream ──> transform function ─┬─> table (partition key, sequence number)
-                                  │                 └─> Firehose (size / interval buffer) ──> S3 archive (GZIP, by date)
-                                  └─ on-failure queue (bad records, isolated by bisecting)
-""",
 )
 
 #: Keys of the table (the handler's contract): the record's partition key and its sequence number.
