@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,17 +34,32 @@ def new_app(outdir: str | Path | None = None) -> App:
 
 
 class DemoApp:
-    """The demo app of app.py, synthesized once: stacks by id, templates, the assembly folder."""
+    """The demo app of app.py, synthesized once: stacks by id, templates, the assembly folder.
 
-    def __init__(self, outdir: Path) -> None:
+    ``synthesized=True`` reads an assembly another xdist worker already wrote into ``outdir``; its
+    ``stacks`` (the constructs, for cdk-nag) are then built in this process only if a test asks.
+    """
+
+    def __init__(self, outdir: Path, *, synthesized: bool = False) -> None:
+        self.outdir = outdir
+        self._stacks: dict[str, Stack] | None = None if synthesized else self._synth(outdir)
+        self.assembly: cx_api.CloudAssembly = cx_api.CloudAssembly(str(outdir))
+
+    @staticmethod
+    def _synth(outdir: Path) -> dict[str, Stack]:
         from demo import build_all
 
-        self.app = new_app(outdir)
-        build_all(self.app)
+        app = new_app(outdir)
+        build_all(app)
+        app.synth()
         # Every stack of the app: a multi-stack demo adds service stacks next to its demo stack.
-        self.stacks: dict[str, Stack] = {s.stack_name: s for s in self.app.node.children if isinstance(s, Stack)}
-        self.assembly: cx_api.CloudAssembly = self.app.synth()
-        self.outdir = outdir
+        return {s.stack_name: s for s in app.node.children if isinstance(s, Stack)}
+
+    @property
+    def stacks(self) -> dict[str, Stack]:
+        if self._stacks is None:
+            self._stacks = self._synth(Path(tempfile.mkdtemp(prefix="demo-cdk.out-")))
+        return self._stacks
 
     def template(self, stack_id: str) -> dict:
         return self.assembly.get_stack_by_name(stack_id).template
@@ -49,4 +67,18 @@ class DemoApp:
 
 @pytest.fixture(scope="session")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
-    yield DemoApp(tmp_path_factory.mktemp("cdk.out"))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield DemoApp(tmp_path_factory.mktemp("cdk.out"))
+        return
+    # Under xdist the first worker synthesizes into a folder all workers share; the others wait and read it.
+    shared = tmp_path_factory.getbasetemp().parent / "demo-cdk.out"
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / ".synthesized"
+        if done.exists():
+            app = DemoApp(shared, synthesized=True)
+        else:
+            shutil.rmtree(shared, ignore_errors=True)
+            app = DemoApp(shared)
+            done.touch()
+    yield app

@@ -332,7 +332,7 @@ def test_a_thumbnail_without_size_metadata_still_updates_the_key(env: Env) -> No
     "not json",
     json.dumps(notification(THUMBS, "thumbnails/no-user.jpg")),
     json.dumps(notification(THUMBS, "elsewhere/fay/a.jpg")),
-])
+], ids=["empty", "not-json", "no-user-key", "outside-the-prefix"])
 def test_a_bad_update_fails_alone_and_writes_nothing(env: Env, body: str) -> None:
     good = _thumbnail_event(env, "gus")
     response, (_, bad_id) = env.update(good, body)
