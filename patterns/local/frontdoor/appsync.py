@@ -198,7 +198,9 @@ def _authenticate(door: FrontDoor, state: ApiState, request: Request) -> _Caller
         region = config.get("AwsRegion") or state.region
         issuer = f"https://cognito-idp.{region}.amazonaws.com/{config.get('UserPoolId')}"
         try:
-            claims = _verify_jwt(authorization, issuers=[issuer], audience=None, account_id=state.account_id)
+            claims = _verify_jwt(
+                authorization, issuers=[issuer], audience=None, account_id=state.account_id, now=door.clock()
+            )
         except Exception as exc:  # bad signature, expired, wrong pool: AppSync answers 401
             raise PermissionError(_UNAUTHORIZED) from exc
         client = str(claims.get("aud") or claims.get("client_id") or "")
