@@ -39,6 +39,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
+from .cloudfront import CloudFrontDoor, distribution_in_host
 from .http import _HttpInvocation
 from .requests import (
     _LOG,
@@ -107,6 +108,8 @@ class FrontDoor:
         self._dispatcher = _ServiceDispatcher()
         self._auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._auth_cache_lock = threading.Lock()
+        #: CloudFront distributions, on hosts of their own (``<id>.cloudfront.localhost``).
+        self.cloudfront = CloudFrontDoor(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -261,6 +264,10 @@ class FrontDoor:
 
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
+        distribution_id = distribution_in_host(host)
+        if distribution_id is not None:
+            raw = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+            return self.cloudfront.handle(distribution_id, request, raw)
         segments = request.path.split("/")[1:]
         if ".execute-api." in host:
             api_id = host.split(".", 1)[0]
