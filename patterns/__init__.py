@@ -27,6 +27,7 @@ _CONSTRUCTS: dict[str, str] = {
     "StateMachine": "state_machine",
     "Saga": "saga",
     "CircuitBreaker": "circuit_breaker",
+    "WebAppWithApi": "web_app_with_api",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -61,3 +62,4 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
     from patterns.thumbnailer_with_db import ThumbnailerWithDb
+    from patterns.web_app_with_api import WebAppWithApi

@@ -322,6 +322,9 @@ class CloudFrontDoor:
             except ValueError as exc:
                 _LOG.warning("bucket policy of %s not evaluated: %s", origin.bucket, exc)
                 return _s3_error(403, "AccessDenied", "Access Denied")
+            block = bucket.public_access_block
+            if not origin.signed and block is not None and block.restrict_public_buckets:
+                read = "Deny"  # RestrictPublicBuckets: anonymous callers are refused whatever the policy says
             if read != "Allow":
                 return _s3_error(403, "AccessDenied", "Access Denied")
             found = bucket.keys.get(key) if key else None
