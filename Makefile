@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup demo test test-min typecheck synth lint bench serve clean
+.PHONY: setup demo test test-min test-browser typecheck synth lint bench serve clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -42,6 +42,23 @@ test: setup  ## the whole suite, the type check and the min-version check
 typecheck: setup  ## mypy over the constructs, patterns/core and each handler folder (patterns/local excluded)
 	$(BIN)/mypy
 	@for folder in lambdas/*/; do $(BIN)/mypy --no-error-summary "$$folder" || exit 1; done
+
+BROWSER_STAMP := $(VENV)/.browser-installed
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,browser]'
+	touch $@
+
+test-browser: setup $(BROWSER_STAMP)  ## the web app in headless Chromium (apt-installs chromium + chromium-driver as root)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+		else \
+			echo "test-browser needs Debian's chromium and chromium-driver: sudo apt-get install -y chromium chromium-driver"; \
+			exit 1; \
+		fi; \
+	fi
+	$(BIN)/python -m pytest -q tests/browser/test_web_app.py
 
 $(MIN_STAMP): pyproject.toml constraints.txt .ci/min_constraints.py
 	test -x $(MIN_BIN)/python || $(PYTHON) -m venv $(MIN_VENV)

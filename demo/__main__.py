@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 
 from demo import module_for
-from demo._drive import DriveContext, DriveResult, api_url_mapper
+from demo._drive import DriveContext, DriveResult, api_url_mapper, distribution_url_mapper
 from patterns import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +108,7 @@ def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]
                 endpoint_url=server.endpoint,
                 api_url=api_url_mapper(server.api_url, server.domain_url),
                 fire_schedule=control(server.endpoint).fire_schedule,
+                distribution_url=distribution_url_mapper(server.distribution_url),
             )
             started = time.perf_counter()
             try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ class DriveContext:
     api_url: Callable[[str], str] = lambda url: url
     #: fires an EventBridge schedule rule now (the local cloud's control plane); None where unsupported
     fire_schedule: Callable[[str], None] | None = None
+    #: maps a deployed CloudFront distribution URL (``https://d....cloudfront.net``) to where it is served
+    distribution_url: Callable[[str], str] = lambda url: url
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)
@@ -53,8 +57,11 @@ class DriveContext:
         data = json.dumps(body).encode() if body is not None and not isinstance(body, (bytes, str)) else body
         if isinstance(data, str):
             data = data.encode()
+        url = self.distribution_url(self.api_url(url))
+        if (urllib.parse.urlsplit(url).hostname or "").endswith(".localhost"):
+            return _loopback_request(method, url, data, {"content-type": "application/json", **(headers or {})})
         request = urllib.request.Request(
-            self.api_url(url),
+            url,
             data=data,
             method=method,
             headers={"content-type": "application/json", **(headers or {})},
@@ -81,6 +88,43 @@ class DriveContext:
             if time.monotonic() > deadline:
                 return None
             time.sleep(interval)
+
+
+def _parsed(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _loopback_request(method: str, url: str, data: bytes | None, headers: dict[str, str]) -> HttpResponse:
+    """A request to a ``<name>.localhost`` URL (a local CloudFront distribution): browsers resolve such
+    names to the loopback address themselves; here the connection goes to 127.0.0.1 with that Host."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port or 80, timeout=30)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target, body=data, headers={"Host": parts.netloc, **headers})
+        response = connection.getresponse()
+        raw = response.read()
+        return HttpResponse(response.status, _parsed(raw), dict(response.getheaders()))
+    finally:
+        connection.close()
+
+
+_DISTRIBUTION_URL = re.compile(r"^https://(?P<domain>[a-z0-9]+\.cloudfront\.net)(?P<path>/.*)?$")
+
+
+def distribution_url_mapper(url_for: Callable[[str], str]) -> Callable[[str], str]:
+    """Map deployed distribution URLs onto a local cloud's ``distribution_url(domain name)``."""
+
+    def mapped(url: str) -> str:
+        match = _DISTRIBUTION_URL.match(url)
+        if not match:
+            return url
+        return url_for(match["domain"]).rstrip("/") + (match["path"] or "")
+
+    return mapped
 
 
 _API_URL = re.compile(

@@ -35,6 +35,7 @@ _CONSTRUCTS: dict[str, str] = {
     "GraphQlEndpoint": "graphql_endpoint",
     "StreamPipeline": "stream_pipeline",
     "RealtimeAnalytics": "realtime_analytics",
+    "WebAppWithApi": "web_app_with_api",
 }
 
 __all__ = sorted(_CONSTRUCTS)
@@ -77,3 +78,4 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.storage_first import StorageFirst
     from patterns.stream_pipeline import StreamPipeline
     from patterns.thumbnailer_with_db import ThumbnailerWithDb
+    from patterns.web_app_with_api import WebAppWithApi

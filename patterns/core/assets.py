@@ -30,6 +30,7 @@ def handler_dir(pattern: str) -> Path:
     return path
 
 
-def handler_code(pattern: str) -> lambda_.Code:
-    """The pattern's handler folder as a Lambda asset, stable across test runs."""
-    return lambda_.Code.from_asset(str(handler_dir(pattern)), exclude=ASSET_EXCLUDE)
+def handler_code(pattern: str, *, exclude: tuple[str, ...] = ()) -> lambda_.Code:
+    """The pattern's handler folder as a Lambda asset, stable across test runs; ``exclude`` leaves out
+    more of it (a folder that is deployed elsewhere, e.g. a web app's static site)."""
+    return lambda_.Code.from_asset(str(handler_dir(pattern)), exclude=[*ASSET_EXCLUDE, *exclude])

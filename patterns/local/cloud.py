@@ -317,6 +317,20 @@ class _Cloud:
             api_id = api_id.rsplit("/", 1)[-1]
         return f"{self._front_door.base_url}/{api_id}/graphql"
 
+    def distribution_url(self, distribution: str) -> str:
+        """Base URL of a deployed CloudFront distribution (id, domain name, logical id or construct
+        path) on the local front door: ``http://<id>.cloudfront.localhost:PORT``."""
+        if self._front_door is None:
+            raise LocalCloudError(f"no HTTP front door: {self.front_door_error}")
+        from .models.cloudfront import STORE
+
+        found = STORE.distribution(distribution.removeprefix("https://").split("/")[0])
+        if found is None:
+            found = STORE.distribution(self.physical_id(distribution))
+        if found is None:
+            raise LocalCloudError(f"no CloudFront distribution {distribution!r} is deployed")
+        return str(self._front_door.cloudfront.url_for(found.id))
+
 
 class LocalCloud(_Cloud):
     """moto in-process with the local cloud's hooks: the pytest entry point.

@@ -570,6 +570,102 @@ ROWS: dict[str, Row] = {
             ),
         ),
         (
+            "AWS::CloudFront::OriginAccessControl",
+            Row(
+                "Oac",
+                {
+                    "OriginAccessControlConfig": {
+                        "Name": "contract",
+                        "OriginAccessControlOriginType": "s3",
+                        "SigningBehavior": "always",
+                        "SigningProtocol": "sigv4",
+                    }
+                },
+                matching(r"E[A-Z0-9]{13}"),
+                {"Id": matching(r"E[A-Z0-9]{13}")},
+            ),
+        ),
+        (
+            "AWS::CloudFront::CachePolicy",
+            Row(
+                "CachePolicy",
+                {
+                    "CachePolicyConfig": {
+                        "Name": "contract",
+                        "DefaultTTL": 0,
+                        "MaxTTL": 1,
+                        "MinTTL": 0,
+                        "ParametersInCacheKeyAndForwardedToOrigin": {
+                            "EnableAcceptEncodingGzip": False,
+                            "HeadersConfig": {"HeaderBehavior": "none"},
+                            "CookiesConfig": {"CookieBehavior": "none"},
+                            "QueryStringsConfig": {"QueryStringBehavior": "all"},
+                        },
+                    }
+                },
+                UUID,
+                {"Id": UUID, "LastModifiedTime": ANY_ID},
+            ),
+        ),
+        (
+            "AWS::CloudFront::OriginRequestPolicy",
+            Row(
+                "OriginRequestPolicy",
+                {
+                    "OriginRequestPolicyConfig": {
+                        "Name": "contract",
+                        "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["x-trace"]},
+                        "CookiesConfig": {"CookieBehavior": "none"},
+                        "QueryStringsConfig": {"QueryStringBehavior": "none"},
+                    }
+                },
+                UUID,
+                {"Id": UUID, "LastModifiedTime": ANY_ID},
+            ),
+        ),
+        (
+            "AWS::CloudFront::ResponseHeadersPolicy",
+            Row(
+                "ResponseHeadersPolicy",
+                {
+                    "ResponseHeadersPolicyConfig": {
+                        "Name": "contract",
+                        "SecurityHeadersConfig": {"ContentTypeOptions": {"Override": True}},
+                    }
+                },
+                UUID,
+                {"Id": UUID, "LastModifiedTime": ANY_ID},
+            ),
+        ),
+        (
+            "AWS::CloudFront::Distribution",
+            Row(
+                "Distribution",
+                {
+                    "DistributionConfig": {
+                        "Enabled": True,
+                        "Origins": [
+                            {
+                                "Id": "site",
+                                "DomainName": {"Fn::GetAtt": ["Bucket", "RegionalDomainName"]},
+                                "S3OriginConfig": {"OriginAccessIdentity": ""},
+                                "OriginAccessControlId": {"Fn::GetAtt": ["Oac", "Id"]},
+                            }
+                        ],
+                        "DefaultCacheBehavior": {
+                            "TargetOriginId": "site",
+                            "ViewerProtocolPolicy": "redirect-to-https",
+                            "CachePolicyId": {"Ref": "CachePolicy"},
+                            "OriginRequestPolicyId": {"Ref": "OriginRequestPolicy"},
+                            "ResponseHeadersPolicyId": {"Ref": "ResponseHeadersPolicy"},
+                        },
+                    }
+                },
+                matching(r"E[A-Z0-9]{13}"),
+                {"Id": matching(r"E[A-Z0-9]{13}"), "DomainName": matching(r"d[a-z0-9]{13}\.cloudfront\.net")},
+            ),
+        ),
+        (
             "AWS::SSM::Parameter",
             Row(
                 "Parameter",

@@ -106,6 +106,7 @@ CLASHES = [
     Clash("Saga", "function_options", "PAYMENTS_TABLE_NAME", "RefundPaymentFunction", _options("function_options")),
     Clash("ScheduledService", "function_options", "CHECKS", "Checker", _options("function_options")),
     Clash("SimpleWebService", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
+    Clash("WebAppWithApi", "function_options", "TABLE_NAME", "Handler", _options("function_options")),
     Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
     Clash("StorageFirst", "function_options", "TABLE_NAME", "Processor", _options("function_options")),
     Clash("StreamPipeline", "function_options", "DELIVERY_STREAM_NAME", "Transform", _options("function_options")),

@@ -46,6 +46,7 @@ from werkzeug.wrappers import Request
 
 from ..models.apigateway import install
 from . import domains
+from .cloudfront import CloudFrontDoor, distribution_in_host
 from .http import _HttpInvocation
 from .limits import Limits
 from .requests import (
@@ -124,6 +125,8 @@ class FrontDoor:
         self.limits = Limits(clock)
         #: Access key id → secret access key: SigV4 requests (AppSync AWS_IAM) are verified with these.
         self.credentials: dict[str, str] = {}
+        #: CloudFront distributions, on hosts of their own (``<id>.cloudfront.localhost``).
+        self.cloudfront = CloudFrontDoor(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -296,6 +299,9 @@ class FrontDoor:
     def _dispatch(self, request: Request, environ: dict[str, Any]) -> _Reply:
         host = request.host or ""
         raw_headers = environ.get("frontdoor.raw_headers") or list(request.headers.items())
+        distribution_id = distribution_in_host(host)  # before custom domains: <id>.cloudfront.localhost
+        if distribution_id is not None:
+            return self.cloudfront.handle(distribution_id, request, raw_headers)
         custom_domain = domains.dispatch(self, request, raw_headers, host)
         if custom_domain is not None:
             return custom_domain

@@ -7,6 +7,7 @@ id or ARN), which ``Fn::GetAtt`` attributes exist, and how a name is generated w
 
 from __future__ import annotations
 
+from .cloudfront import MODELS as CLOUDFRONT_MODELS
 from .cognito import UserPool, UserPoolClient, UserPoolDomain, UserPoolGroup
 from .events import EventBus, EventsApiDestination, EventsConnection
 from .lambda_ import LambdaPermission, LambdaVersion
@@ -25,6 +26,7 @@ MODELS: tuple[type, ...] = (
     SsmParameter,
     LambdaVersion,
     LambdaPermission,
+    *CLOUDFRONT_MODELS,
 )
 
 __all__ = ["MODELS"]

@@ -137,6 +137,17 @@ def _auto_delete_objects(request: str, props: Mapping[str, Any], physical: str |
     return name, {}
 
 
+def _put_with_content_type(backend: Any, bucket: str, key: str, data: bytes) -> None:
+    """Write an object with the Content-Type ``aws s3 sync`` (the deployment's Lambda) guesses from its name:
+    a browser only runs a page served as text/html and a script served as JavaScript."""
+    import mimetypes
+
+    written = backend.put_object(bucket, key, data)
+    guessed, _ = mimetypes.guess_type(key)
+    if guessed:
+        written.set_metadata({"Content-Type": guessed})
+
+
 def _bucket_deployment(request: str, props: Mapping[str, Any], physical: str | None) -> tuple[str, dict[str, Any]]:
     """Custom::CDKBucketDeployment: unzip the source assets into the destination bucket."""
     import io
@@ -158,7 +169,7 @@ def _bucket_deployment(request: str, props: Mapping[str, Any], physical: str | N
         data = backend.get_object(bucket, key).value
         extract = str(props.get("Extract", "true")).lower() != "false"
         if not extract:
-            backend.put_object(destination, prefix + key.split("/")[-1], data)
+            _put_with_content_type(backend, destination, prefix + key.split("/")[-1], data)
             written.add(prefix + key.split("/")[-1])
             continue
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -166,7 +177,7 @@ def _bucket_deployment(request: str, props: Mapping[str, Any], physical: str | N
                 if entry.is_dir():
                     continue
                 target = prefix + entry.filename
-                backend.put_object(destination, target, archive.read(entry))
+                _put_with_content_type(backend, destination, target, archive.read(entry))
                 written.add(target)
     if str(props.get("Prune", "true")).lower() != "false":
         bucket_obj = backend.get_bucket(destination)

@@ -477,6 +477,14 @@ def install(core: CloudCore, patcher: Patcher) -> None:
 
     moto_attributes.install(patcher, class_from_type)
     exports.install(patcher, _fail)
+    # moto orders creation by DependsOn only and creates a Ref'd resource on first use, which skips
+    # *its* DependsOn (a bucket policy -> distribution -> API stage -> deployment before the API's
+    # methods): order by every reference, as CloudFormation does.
+    patcher.set(
+        parsing.ResourceMap,
+        "_ResourceMap__get_resources_in_dependency_order",
+        lambda resource_map: creation_order(resource_map._resource_json_map),
+    )
     patcher.set(parsing.ResourceMap, "delete", delete_in_dependency_order)
     patcher.set(CloudFormationBackend, "describe_change_set", describe_missing_change_set)
     patcher.set(ChangeSet, "apply", apply_change_set)

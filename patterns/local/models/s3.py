@@ -43,11 +43,14 @@ def _s3_bucket_model() -> type:
         versioning = (props.get("VersioningConfiguration") or {}).get("Status")
         if versioning:
             backend.put_bucket_versioning(bucket.name, versioning)
+        if props.get("PublicAccessBlockConfiguration"):
+            backend.put_public_access_block(bucket.name, props["PublicAccessBlockConfiguration"])
         if "NotificationConfiguration" in props:
             apply_bucket_notifications(bucket, props["NotificationConfiguration"] or {})
 
     class BucketWithNotifications(FakeBucket):  # type: ignore[misc]
-        """moto's bucket model ignores NotificationConfiguration and VersioningConfiguration."""
+        """moto's bucket model ignores NotificationConfiguration, VersioningConfiguration and
+        PublicAccessBlockConfiguration."""
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[misc]
