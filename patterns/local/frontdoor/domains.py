@@ -151,4 +151,3 @@ def url_for(door: FrontDoor, domain: str) -> str:
 def known(door: FrontDoor, domain: str) -> bool:
     with door._lock:
         return domain.lower() in domain_names(door.account_id, door.region)
-
