@@ -5,7 +5,8 @@ Proves: migrated routes hit the new service and every other route the legacy app
 requests unchanged (same paths, same bodies; invocations counted per backend); each write-back event
 reaches the legacy side once per write; moving one route and redeploying the re-synthesized stack
 moves exactly that route. Faults: the legacy app down → its routes answer a clean 502 while the
-migrated routes (and their write-back) keep working.
+migrated routes (and their write-back) keep working; a write-back the legacy side cannot take is
+retried and parked in the write-back queue's DLQ (core's defaults) without touching the legacy table.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from demo import strangler as demo
 from demo._drive import api_url_mapper
+from patterns import core
 from patterns.local import LocalCloud
 from tests.conftest import new_app
+from tests.e2e._helpers import take_bodies
 from tests.e2e._local_drive import drive_context
 
 _DESERIALIZE = TypeDeserializer()
@@ -157,6 +160,24 @@ def test_each_write_reaches_the_legacy_side_once(facade: Facade) -> None:
     # The legacy app's own screen shows what the new service took, in the legacy model.
     assert facade("GET", "/orders/w-3").body["SOURCE"] == "new-service"
     assert facade.calls()["legacy"] == before["legacy"] + 1
+
+
+def test_a_write_back_the_legacy_side_cannot_take_is_retried_then_dead_lettered(facade: Facade) -> None:
+    sqs, queue_url = facade.cloud.client("sqs"), facade.outputs["SyncQueueUrl"]
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
+    dlq_url = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"].rsplit(":", 1)[-1])["QueueUrl"]
+    facade.cloud.drain()
+    before, rows = facade.calls(), facade.legacy_rows()
+
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"type": "OrderPlaced", "order": {"order_id": "p"}}))
+    facade.cloud.drain(timeout=60)
+
+    parked = take_bodies(facade.cloud, dlq_url)
+    assert [json.loads(b)["order"] for b in parked] == [{"order_id": "p"}]
+    assert facade.calls()["sync"] - before["sync"] == redrive["maxReceiveCount"] == core.MAX_RECEIVE_COUNT
+    assert facade.legacy_rows() == rows
 
 
 def test_demo_drive_passes_against_the_local_cloud(deployed) -> None:
