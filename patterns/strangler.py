@@ -50,7 +50,8 @@ class Strangler(Construct):
         legacy service (where the route goes until it is migrated). Required; at least one route.
     :param migrated: the route keys (``"GET /orders/{id}"``, as ``core.Route.keys`` names them) the
         new service now serves; each must be a key of ``routes``. Default: none (everything legacy).
-    :param new_service_code: the new service's code. Required.
+    :param new_service_code: the new service's code. Required. It finds the write-back queue in
+        ``LEGACY_SYNC_QUEUE_URL`` (a variable the pattern owns) and may send to it.
     :param new_service_handler: the new service's handler, e.g. ``"orders.handler"``. Required.
     :param legacy_sync: the legacy side's consumer of write-back events, attached to the write-back
         queue with partial batch responses; None leaves the queue for you to consume. Default: None.
