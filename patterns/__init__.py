@@ -31,6 +31,7 @@ _CONSTRUCTS: dict[str, str] = {
     "Authorization": "authorization",
     "Aggregator": "aggregator",
     "GatewayRouter": "gateway_router",
+    "Strangler": "strangler",
     "Microservice": "microservices",
     "GraphQlEndpoint": "graphql_endpoint",
     "StreamPipeline": "stream_pipeline",
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # static analysers see the real classes
     from patterns.simple_web_service import SimpleWebService
     from patterns.state_machine import StateMachine
     from patterns.storage_first import StorageFirst
+    from patterns.strangler import Strangler
     from patterns.stream_pipeline import StreamPipeline
     from patterns.thumbnailer_with_db import ThumbnailerWithDb
     from patterns.web_app_with_api import WebAppWithApi

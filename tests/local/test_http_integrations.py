@@ -284,6 +284,23 @@ def test_function_url_is_served_with_auth_type_none_and_aws_iam(cloud: Deployed)
     assert requests.get(f"{cloud.local.front_door_url}/lambda-url/nosuchurl/", timeout=5).status_code == 404
 
 
+def test_function_url_is_served_host_style_and_never_taken_for_a_custom_domain(cloud: Deployed) -> None:
+    # An HTTP integration naming https://<url-id>.lambda-url.<region>.on.aws/ sends Host <url-id>.lambda-url.localhost
+    public = cloud.local.function_url(physical_id(cloud.local, STACK, "Service", "AWS::Lambda::Function"))
+    url_id = public.rstrip("/").rsplit("/", 1)[-1]
+    port = cloud.local.front_door_url.rsplit(":", 1)[-1]
+    headers = {"Host": f"{url_id}.lambda-url.localhost:{port}"}
+
+    served = requests.get(f"{cloud.local.front_door_url}/a/b", headers=headers, timeout=5)
+    unknown = requests.get(
+        f"{cloud.local.front_door_url}/a", headers={"Host": f"nosuch.lambda-url.localhost:{port}"}, timeout=5
+    )
+
+    assert (served.status_code, served.json()["path"]) == (200, "/a/b")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"Message": "No function URL 'nosuch' is deployed in the local cloud"}
+
+
 def test_slow_backend_is_504_after_the_integration_timeout_and_others_keep_answering(cloud: Deployed) -> None:
     slow = requests.get(f"{cloud.v1}/slow", timeout=5)
     fast = requests.get(f"{cloud.v1}/fast", timeout=5)

@@ -43,6 +43,11 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "PubSub": {"subscribers": [Subscriber(name="Audit")]},
     "RealtimeAnalytics": {"alert_threshold": 100},
     "ScheduledService": {"checks": [HealthCheck(name="Home", url="https://shop.example.com/")]},
+    "Strangler": {
+        "routes": [core.Route(path="/o", backend=core.HttpBackend(url="https://legacy.example.com/"))],
+        "new_service_code": lambda s: lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        "new_service_handler": "index.handler",
+    },
 }
 
 
@@ -110,6 +115,7 @@ CLASHES = [
     Clash("StateMachine", "function_options", "ORDERS_TABLE_NAME", "ChargeFunction", _options("function_options")),
     Clash("StorageFirst", "function_options", "TABLE_NAME", "Processor", _options("function_options")),
     Clash("StreamPipeline", "function_options", "DELIVERY_STREAM_NAME", "Transform", _options("function_options")),
+    Clash("Strangler", "function_options", "LEGACY_SYNC_QUEUE_URL", "NewService", _options("function_options")),
     Clash("ThumbnailerWithDb", "thumbnailer_options", "THUMBNAILS_BUCKET", "Thumbnailer",
           _options("thumbnailer_options")),
     Clash("ThumbnailerWithDb", "updater_options", "USERS_TABLE_NAME", "UserUpdater", _options("updater_options")),

@@ -89,7 +89,8 @@ def select(candidates: Iterable[Mapping], segments: list[str]) -> Mapping | None
 def _domain_of(host: str, segments: list[str]) -> tuple[str, list[str]] | None:
     """(domain, segments after it) for a custom-domain request, None for anything else."""
     hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
-    if hostname.endswith(".localhost") and ".execute-api." not in hostname:
+    # <api>.execute-api.localhost and <url-id>.lambda-url.localhost are the front door's own host-style names.
+    if hostname.endswith(".localhost") and ".execute-api." not in hostname and ".lambda-url." not in hostname:
         return hostname[: -len(".localhost")], segments
     if segments and "." in segments[0]:  # API ids never hold a dot; domain names always do
         return segments[0].lower(), segments[1:]
@@ -150,4 +151,3 @@ def url_for(door: FrontDoor, domain: str) -> str:
 def known(door: FrontDoor, domain: str) -> bool:
     with door._lock:
         return domain.lower() in domain_names(door.account_id, door.region)
-
