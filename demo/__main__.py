@@ -12,6 +12,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # 
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -54,6 +55,8 @@ def print_synth_summary(seconds: float) -> None:
 
 
 def deploy_and_drive(env: dict[str, str]) -> list[tuple[str, DriveResult, float]]:
+    # One access-log line per AWS call of every handler would bury the table (`serve` keeps them).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from patterns.local import LocalCloudServer, Settings, control
 
     rows: list[tuple[str, DriveResult, float]] = []
