@@ -12,6 +12,7 @@ and the table holds each of its records once, the archive too.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import time
 from collections import Counter
@@ -82,7 +83,10 @@ def run(deployed) -> dict[str, Any]:
         "bad_sequence_numbers": {sequence_numbers[p] for p in BAD_AT},
         "items": _items(cloud, stack.outputs["TableName"]),
         "lines": demo.archived_lines(s3, bucket),
-        "objects": [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])],
+        "objects": {
+            o["Key"]: len(gzip.decompress(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()))
+            for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        },
         "failures": [json.loads(b) for b in take_bodies(cloud, stack.outputs["OnFailureQueueUrl"])],
         "invocations": cloud.invocations(FUNCTION),
     }
@@ -122,10 +126,12 @@ def test_archive_objects_are_written_when_the_size_or_the_interval_is_reached(ru
     assert len(objects) == 2
     day = datetime.fromtimestamp(run["started"], UTC).strftime("%Y/%m/%d/")
     assert all(key.startswith(f"records/{day}") and key.endswith(".gz") for key in objects)
-    interval = demo.BUFFER_INTERVAL.to_seconds()
-    # the first object filled the 1 MiB buffer before the interval was up; the second waited for it
-    assert _delivered_at(objects[0]) - run["started"] < interval
-    assert _delivered_at(objects[1]) - run["started"] >= interval - 1  # object names have whole seconds
+    size, interval = demo.BUFFER_SIZE_MIB * 1024 * 1024, demo.BUFFER_INTERVAL.to_seconds()
+    # The first object is a full buffer: it went out when 1 MiB was reached, however long that took.
+    assert run["objects"][objects[0]] >= size
+    # The rest went out when the interval was up: its buffer opened after the first was written.
+    assert run["objects"][objects[1]] < size
+    assert _delivered_at(objects[1]) - _delivered_at(objects[0]) >= interval - 1  # names have whole seconds
 
 
 def test_bad_records_go_to_the_on_failure_queue_alone_and_their_batches_are_processed(run) -> None:
