@@ -134,7 +134,7 @@ class Deduplication(Construct):
         self.store_table.grant(self.function, "dynamodb:UpdateItem")
         self.event_source: lambda_.IEventSource = core.consume_stream(
             self.function, self.stream, on_failure=self.on_failure_queue, batch_size=batch_size,
-            retry_attempts=retry_attempts, max_record_age=max_record_age or core.streams.MAX_RECORD_AGE,
+            retry_attempts=retry_attempts, max_record_age=max_record_age,
             parallelization_factor=parallelization_factor,
         )
 

@@ -225,7 +225,7 @@ class ReadHeavyReporting(Construct):
         self.index_table.grant(self.projector, "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")
         self.event_source: lambda_.IEventSource = core.consume_stream(
             self.projector, self.source_table, on_failure=self.on_failure_queue, batch_size=batch_size,
-            retry_attempts=retry_attempts, max_record_age=max_record_age or core.streams.MAX_RECORD_AGE,
+            retry_attempts=retry_attempts, max_record_age=max_record_age,
         )
 
         self.reader: lambda_.Function = core.python_function(

@@ -140,7 +140,7 @@ class RealtimeAnalytics(Construct):
         core.grant_publish(self.alert_topic, self.function)
         self.event_source: lambda_.IEventSource = core.consume_stream(
             self.function, self.stream, on_failure=self.on_failure_queue, batch_size=batch_size,
-            retry_attempts=retry_attempts, max_record_age=max_record_age or core.streams.MAX_RECORD_AGE,
+            retry_attempts=retry_attempts, max_record_age=max_record_age,
             tumbling_window=tumbling,
         )
 

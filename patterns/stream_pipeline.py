@@ -146,7 +146,7 @@ class StreamPipeline(Construct):
         archive.grant_put_records(self.function)
         self.event_source: lambda_.IEventSource = core.consume_stream(
             self.function, self.stream, on_failure=self.on_failure_queue, batch_size=batch_size,
-            retry_attempts=retry_attempts, max_record_age=max_record_age or core.streams.MAX_RECORD_AGE,
+            retry_attempts=retry_attempts, max_record_age=max_record_age,
             parallelization_factor=parallelization_factor,
         )
 

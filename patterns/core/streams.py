@@ -26,13 +26,14 @@ def consume_stream(
     on_failure: sqs.IQueue,
     batch_size: int = 100,
     retry_attempts: int = RETRY_ATTEMPTS,
-    max_record_age: Duration = MAX_RECORD_AGE,
+    max_record_age: Duration | None = None,
     parallelization_factor: int = 1,
     tumbling_window: Duration | None = None,
     starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
 ) -> lambda_.IEventSource:
     """Attach a stream event source: a bad record is isolated by bisecting, retried a bounded number
-    of times, then described in ``on_failure`` while the rest of the shard moves on."""
+    of times, then described in ``on_failure`` while the rest of the shard moves on. ``max_record_age``
+    None means the core default (MAX_RECORD_AGE), so a pattern passes its user's optional value through."""
     validation.in_range("batch_size", batch_size, 1, 10000)
     validation.in_range("retry_attempts", retry_attempts, 0, 10000)
     validation.in_range("parallelization_factor", parallelization_factor, 1, 10)
@@ -41,7 +42,7 @@ def consume_stream(
         batch_size=batch_size,
         bisect_batch_on_error=True,
         retry_attempts=retry_attempts,
-        max_record_age=max_record_age,
+        max_record_age=MAX_RECORD_AGE if max_record_age is None else max_record_age,
         parallelization_factor=parallelization_factor,
         report_batch_item_failures=True,
         tumbling_window=tumbling_window,
