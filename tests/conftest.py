@@ -42,23 +42,26 @@ class DemoApp:
 
     def __init__(self, outdir: Path, *, synthesized: bool = False) -> None:
         self.outdir = outdir
-        self._stacks: dict[str, Stack] | None = None if synthesized else self._synth(outdir)
-        self.assembly: cx_api.CloudAssembly = cx_api.CloudAssembly(str(outdir))
+        self._stacks: dict[str, Stack] | None = None
+        if synthesized:
+            self.assembly: cx_api.CloudAssembly = cx_api.CloudAssembly(str(outdir))
+        else:
+            self._stacks, self.assembly = self._synth(outdir)
 
     @staticmethod
-    def _synth(outdir: Path) -> dict[str, Stack]:
+    def _synth(outdir: Path) -> tuple[dict[str, Stack], cx_api.CloudAssembly]:
         from demo import build_all
 
         app = new_app(outdir)
         build_all(app)
-        app.synth()
+        assembly = app.synth()
         # Every stack of the app: a multi-stack demo adds service stacks next to its demo stack.
-        return {s.stack_name: s for s in app.node.children if isinstance(s, Stack)}
+        return {s.stack_name: s for s in app.node.children if isinstance(s, Stack)}, assembly
 
     @property
     def stacks(self) -> dict[str, Stack]:
         if self._stacks is None:
-            self._stacks = self._synth(Path(tempfile.mkdtemp(prefix="demo-cdk.out-")))
+            self._stacks = self._synth(Path(tempfile.mkdtemp(prefix="demo-cdk.out-")))[0]
         return self._stacks
 
     def template(self, stack_id: str) -> dict:
